@@ -1,0 +1,1 @@
+"""The gateway: the public edge of a node, itself a plugin."""

@@ -1,0 +1,249 @@
+"""Valkey: the shared rate limiter, the token deny-list, and locks — each degrading per node when Valkey is down."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import valkey.asyncio as valkey
+from valkey.exceptions import ValkeyError
+
+log = logging.getLogger("gravity.cache")
+
+_DOWN_LOG_EVERY = 30.0
+
+
+def connect(url: str, *, timeout: float) -> valkey.Valkey:
+    """A pooled client; it connects lazily, so a node starts even while Valkey is down."""
+    client: valkey.Valkey = valkey.Valkey.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                                   health_check_interval=30)
+    return client
+
+
+class _Degradation:
+    """Logs loudly, but not on every request, that a node is working without Valkey."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._last = 0.0
+
+    def report(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last > _DOWN_LOG_EVERY:
+            self._last = now
+            log.error("valkey unavailable: %s falls back to this node only", self._what, extra={"error": str(error)})
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of one rate-limit check."""
+
+    allowed: bool
+    remaining: int
+    retry_after: int
+
+
+_GCRA = """
+local now, interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval * cost
+local allow_at = tat + interval - burst * interval
+if allow_at > now then return {0, 0, allow_at - now} end
+if cost > 0 then redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1) end
+return {1, math.floor((now - allow_at) / interval), 0}
+"""
+"""GCRA in one atomic step: the key holds the theoretical arrival time (ms) of the next request."""
+
+_UNLESS_DENIED = """
+local issued = tonumber(ARGV[5])
+for i = 2, #KEYS do
+  local marker = tonumber(redis.call('GET', KEYS[i]))
+  if marker and issued < marker then return {-1, 0, 0} end
+end
+""" + _GCRA
+"""The deny-list check of a token (KEYS[2..], issued-at ARGV[5]) then, only if it is not denied, the GCRA step
+of KEYS[1]: what `DenyList.is_denied` and `RateLimiter.hit` do one after the other, in one round trip."""
+
+
+class RateLimiter:
+    """GCRA rate limiting (`limit` per `window`, bursts up to `limit`) shared by every node through Valkey,
+    exact at any moment (no window edges to exploit); a per-node in-memory GCRA when Valkey is down."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str = "rl") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_GCRA)
+        self._unless_denied_script = client.register_script(_UNLESS_DENIED)
+        self._local: dict[str, float] = {}
+        self._degraded = _Degradation("rate limiting")
+
+    async def hit(self, key: str, limit: int, window: int = 60) -> RateDecision:
+        """Count one event for `key` and say whether it is within `limit` per `window` seconds."""
+        return await self._run(key, limit, window, cost=1)
+
+    async def hit_unless_denied(self, key: str, limit: int, deny_list: DenyList, *, jti: str, sid: str | None,
+                                sub: str, issued_at: int, window: int = 60) -> RateDecision | None:
+        """`deny_list.is_denied(jti, sid, sub, issued_at)`, then — only when the token is not denied —
+        `hit(key, limit, window)`, in one Valkey round trip; None (and nothing counted) when it is denied.
+
+        While Valkey is unreachable this is exactly the two calls one after the other, each with its fallback."""
+        now = time.time() * 1000
+        interval = window * 1000 / limit
+        try:
+            allowed, remaining, wait = await self._unless_denied_script(
+                keys=[f"{self._prefix}:{key}", *deny_list.keys(jti, sid, sub)],
+                args=[now, interval, limit, 1, issued_at])
+        except (ValkeyError, OSError):
+            if await deny_list.is_denied(jti, sid, sub, issued_at):
+                return None
+            return await self.hit(key, limit, window)
+        if int(allowed) < 0:
+            return None
+        retry_after = max(1, math.ceil(float(wait) / 1000)) if not allowed else 0
+        return RateDecision(bool(allowed), int(remaining), retry_after)
+
+    async def check(self, key: str, limit: int, window: int = 60) -> RateDecision:
+        """Whether one more event for `key` would be allowed, without counting it."""
+        return await self._run(key, limit, window, cost=0)
+
+    async def reset(self, key: str) -> None:
+        """Forget the history of `key` (e.g. after a successful sign-in)."""
+        self._local.pop(key, None)
+        try:
+            await self._client.delete(f"{self._prefix}:{key}")
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+
+    async def _run(self, key: str, limit: int, window: int, *, cost: int) -> RateDecision:
+        now = time.time() * 1000
+        interval = window * 1000 / limit
+        try:
+            allowed, remaining, wait = await self._script(keys=[f"{self._prefix}:{key}"],
+                                                          args=[now, interval, limit, cost])
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+            allowed, remaining, wait = self._run_locally(key, now, interval, limit, cost)
+        retry_after = max(1, math.ceil(float(wait) / 1000)) if not allowed else 0
+        return RateDecision(bool(allowed), int(remaining), retry_after)
+
+    def _run_locally(self, key: str, now: float, interval: float, burst: int, cost: int) -> tuple[int, int, float]:
+        if len(self._local) > 50_000:
+            self._local = {k: v for k, v in self._local.items() if v > now}
+        tat = max(self._local.get(key, now), now)
+        allow_at = tat + interval - burst * interval
+        if allow_at > now:
+            return 0, 0, allow_at - now
+        if cost:
+            self._local[key] = tat + interval * cost
+        return 1, int((now - allow_at) // interval), 0.0
+
+
+class EventLog:
+    """Exact counts of events in the last `window` seconds (a sliding log), for low-volume events such as
+    failed sign-ins where "N in the last minute" must mean exactly that. Per node when Valkey is down."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str = "log") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._local: dict[str, list[float]] = {}
+        self._degraded = _Degradation("sign-in throttling")
+
+    async def record(self, key: str, window: int) -> None:
+        """Log one event now."""
+        now = time.time()
+        self._local.setdefault(key, []).append(now)
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zadd(f"{self._prefix}:{key}", {f"{now}:{uuid.uuid4().hex[:8]}": now})
+            pipe.zremrangebyscore(f"{self._prefix}:{key}", 0, now - window)
+            pipe.expire(f"{self._prefix}:{key}", window + 1)
+            await pipe.execute()
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+
+    async def count(self, key: str, window: int) -> tuple[int, int]:
+        """How many events `key` had in the last `window` seconds, and the seconds until the oldest expires."""
+        now = time.time()
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zremrangebyscore(f"{self._prefix}:{key}", 0, now - window)
+            pipe.zrange(f"{self._prefix}:{key}", 0, -1, withscores=True)
+            entries = [score for _, score in (await pipe.execute())[1]]
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+            entries = [t for t in self._local.get(key, []) if t > now - window]
+            self._local[key] = entries
+        oldest = min(entries, default=now)
+        return len(entries), max(1, math.ceil(oldest + window - now))
+
+    async def clear(self, key: str) -> None:
+        """Forget every event of `key`."""
+        self._local.pop(key, None)
+        try:
+            await self._client.delete(f"{self._prefix}:{key}")
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+
+
+class DenyList:
+    """Revoked access tokens, sessions and subjects until the tokens concerned expire.
+
+    Shared through Valkey; each node also keeps what it has been told (directly or over the bus)
+    so revocations still hold on this node while Valkey is down."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str = "deny") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._local: dict[str, tuple[float, int]] = {}
+        self._degraded = _Degradation("the token deny-list")
+
+    async def deny(self, kind: str, value: str, ttl: int, *, cutoff: int | None = None) -> None:
+        """Deny a `jti`, `sid` or `sub` for `ttl` seconds; for `sub`, tokens issued before `cutoff`."""
+        marker = cutoff if cutoff is not None else int(time.time()) + 1
+        self.remember(kind, value, ttl, marker)
+        try:
+            await self._client.set(f"{self._prefix}:{kind}:{value}", marker, ex=max(1, ttl))
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+
+    def remember(self, kind: str, value: str, ttl: int, marker: int) -> None:
+        """Record a denial on this node only (as told by another node over the bus)."""
+        now = time.monotonic()
+        if len(self._local) > 100_000:
+            self._local = {k: v for k, v in self._local.items() if v[0] > now}
+        self._local[f"{kind}:{value}"] = (now + ttl, marker)
+
+    def keys(self, jti: str, sid: str | None, sub: str) -> list[str]:
+        """The Valkey keys that deny a token with these claims."""
+        keys = [f"{self._prefix}:jti:{jti}", f"{self._prefix}:sub:{sub}"]
+        if sid:
+            keys.append(f"{self._prefix}:sid:{sid}")
+        return keys
+
+    async def is_denied(self, jti: str, sid: str | None, sub: str, issued_at: int) -> bool:
+        """Whether a token with these claims has been revoked."""
+        keys = [("jti", jti), ("sub", sub)] + ([("sid", sid)] if sid else [])
+        markers: list[int | None] = []
+        try:
+            values = await self._client.mget(self.keys(jti, sid, sub))
+            markers = [int(v) if v is not None else None for v in values]
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)
+            now = time.monotonic()
+            for kind, value in keys:
+                entry = self._local.get(f"{kind}:{value}")
+                markers.append(entry[1] if entry and entry[0] > now else None)
+        return any(marker is not None and issued_at < marker for marker in markers)
+
+
+@asynccontextmanager
+async def lock(client: valkey.Valkey, name: str, *, timeout: float = 30.0, wait: float = 10.0) -> AsyncIterator[None]:
+    """A Valkey lock for short critical sections shared between nodes."""
+    async with client.lock(f"lock:{name}", timeout=timeout, blocking_timeout=wait):
+        yield

@@ -1,0 +1,132 @@
+"""PostgreSQL: one schema, one least-privilege role and one small pool per service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine
+
+from gravity_platform.kernel.crypto import MasterKey
+from gravity_platform.kernel.errors import ServiceUnavailableError
+
+log = logging.getLogger("gravity.db")
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    TimeoutError,
+)
+"""Errors that mean the database is unreachable rather than that the request was wrong."""
+
+
+class Engine(PostgresEngine):
+    """Piccolo's engine without its connect-at-construction version probe (Gravity needs PostgreSQL 15+,
+    checked by `gravity migrate`), so building one never blocks or touches the network."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config=config, extensions=())
+
+    async def check_version(self) -> None:
+        """Skipped: see the class docstring."""
+
+    async def prep_database(self) -> None:
+        """Skipped: Gravity creates no extensions."""
+
+
+def parse_dsn(url: str) -> dict[str, Any]:
+    """Split a postgresql:// URL into asyncpg connection keywords."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://")
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password) if parts.password else None,
+        "database": (parts.path or "/gravity").lstrip("/") or "gravity",
+    }
+
+
+def service_password(master_key: MasterKey, service: str) -> str:
+    """The database password of a service's role, derived from the master key (never stored)."""
+    return master_key.derive_password(f"db-role:{service}")
+
+
+def role_name(service: str) -> str:
+    """The PostgreSQL role a service connects as."""
+    return f"gravity_{service}"
+
+
+class ServiceDatabase:
+    """A service's database handle. Tables bind to `engine` at import; `configure` points it at the
+    service's own role once settings are known, and `start` opens the pool.
+
+    The handle is one per process: nodes sharing a process (tests, an admin session next to a node) share
+    its pool, which closes when the last of them stops; pointing it at another server while open is an error."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.schema = service
+        self.role = role_name(service)
+        self.engine = Engine(config={"database": f"gravity_{service}"})
+        self._pool_size = (1, 4)
+        self._users = 0
+
+    def configure(self, admin_url: str, password: str, *, pool_min: int = 1, pool_max: int = 4,
+                  command_timeout: float = 10.0) -> None:
+        """Connect as the service's role to the host and database named by the admin URL."""
+        target = parse_dsn(admin_url)
+        config = {
+            "host": target["host"], "port": target["port"], "database": target["database"],
+            "user": self.role, "password": password, "command_timeout": command_timeout,
+            "server_settings": {"search_path": self.schema, "application_name": f"gravity-{self.service}"},
+        }
+        if self._users:
+            if _target(self.engine.config) != _target(config):
+                raise RuntimeError(f"the {self.service} database is already open on another server in this "
+                                   "process; one process serves one database per service")
+            return
+        self.engine.config = config
+        self._pool_size = (pool_min, pool_max)
+
+    async def start(self) -> None:
+        """Open the pool (lazily: a node starts even while PostgreSQL is down)."""
+        if not self._users:
+            await self.engine.start_connection_pool(min_size=0, max_size=self._pool_size[1])
+        self._users += 1
+
+    async def stop(self) -> None:
+        """Close the pool once nothing in this process uses it any more."""
+        if not self._users:
+            return
+        self._users -= 1
+        if not self._users and self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+
+    async def healthy(self) -> bool:
+        """Whether the service's role can run a query now."""
+        try:
+            await self.engine._run_in_pool("SELECT 1") if self.engine.pool else await self.engine.get_version()
+        except CONNECTION_ERRORS:
+            return False
+        except asyncpg.PostgresError:
+            return False
+        return True
+
+
+def _target(config: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(config.get(key) for key in ("host", "port", "database", "user", "password"))
+
+
+def unavailable(error: BaseException) -> ServiceUnavailableError:
+    """The 503 a request gets while the database cannot be reached (nothing was written)."""
+    log.error("database unavailable", extra={"error": repr(error)})
+    return ServiceUnavailableError("The database is unavailable; nothing was changed. Try again shortly.",
+                                   headers={"Retry-After": "5"})

@@ -1,0 +1,170 @@
+"""The ASGI middleware every node runs: request context and metrics, then authentication and rate limiting."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import TYPE_CHECKING, Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gravity_platform.kernel.cache import RateDecision
+from gravity_platform.kernel.errors import GravityError, RateLimitedError, UnauthorizedError
+from gravity_platform.kernel.forwarding import FORWARDED_SCOPE_KEY
+from gravity_platform.kernel.observability import (
+    CORRELATION_ID_HEADER,
+    REQUEST_ID_HEADER,
+    bind_ids,
+    new_request_id,
+    sanitize_id,
+)
+from gravity_platform.kernel.security import Principal
+
+if TYPE_CHECKING:
+    from gravity_platform.kernel.node import Node
+
+PRINCIPAL_KEY = "gravity_principal"
+AUTH_ERROR_KEY = "gravity_auth_error"
+CLIENT_KEY = "gravity_client"
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class Networks:
+    """A set of CIDRs, e.g. the trusted proxies or the addresses allowed to scrape metrics."""
+
+    def __init__(self, cidrs: list[str]) -> None:
+        self._networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+    def __contains__(self, address: object) -> bool:
+        if not self._networks:  # e.g. no trusted proxies: skip parsing the address on every request
+            return False
+        try:
+            ip = ipaddress.ip_address(str(address))
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+
+def client_address(scope: Scope, trusted: Networks) -> str:
+    """The real client: the peer, or — only when the peer is a trusted proxy — the nearest untrusted
+    address in its X-Forwarded-For chain."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if scope.get(FORWARDED_SCOPE_KEY) or peer not in trusted:
+        return str(peer)
+    forwarded = _header(scope, b"x-forwarded-for")
+    if not forwarded:
+        return str(peer)
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in trusted:
+            return hop
+    return str(peer)
+
+
+class RequestContextMiddleware:
+    """Assigns the request ID (a sane client-sent one is kept), echoes it, and records metrics."""
+
+    def __init__(self, app: ASGIApp, node: Node) -> None:
+        self.app = app
+        self.node = node
+        self.trusted = Networks(node.settings.gateway.trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = sanitize_id(_header(scope, b"x-request-id")) or new_request_id()
+        bind_ids(request_id, sanitize_id(_header(scope, b"x-correlation-id")))
+        scope[CLIENT_KEY] = client_address(scope, self.trusted)  # type: ignore[literal-required]
+        started = time.perf_counter()
+        status = 500
+        extra = [(REQUEST_ID_HEADER.lower().encode(), request_id.encode())]
+        correlation = _header(scope, b"x-correlation-id")
+        if correlation and sanitize_id(correlation):
+            extra.append((CORRELATION_ID_HEADER.lower().encode(), correlation.encode()))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        metrics = self.node.metrics
+        metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            metrics.in_flight.dec()
+            metrics.observe("node", str(scope.get("method", "")), status, started)
+
+
+class AuthRateLimitMiddleware:
+    """Verifies a bearer token when one is sent (the route's guard decides whether one is needed), checks the
+    deny-list, then rate-limits by subject or client address."""
+
+    def __init__(self, app: ASGIApp, node: Node) -> None:
+        self.app = app
+        self.node = node
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"] not in UNLIMITED_PATHS:
+            limited = not scope.get(FORWARDED_SCOPE_KEY)
+            decision = await self._authenticate(scope, limited)
+            if limited:
+                await self._limit(scope, decision)
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, limited: bool) -> RateDecision | None:
+        """Set the principal (or the reason there is none). For a rate-limited request with a valid token, the
+        deny-list check and the subject's rate-limit count share one Valkey round trip (the count only happens
+        when the token is not denied) and the decision is returned for `_limit`."""
+        scope[PRINCIPAL_KEY] = None  # type: ignore[literal-required]
+        authorization = _header(scope, b"authorization")
+        if not authorization or authorization[:7].lower() != "bearer ":
+            return None
+        decision: RateDecision | None = None
+        try:
+            principal = await self.node.verifier.verify(authorization[7:].strip())
+            if limited:
+                decision = await self.node.rate_limiter.hit_unless_denied(
+                    f"sub:{principal.subject}", self.node.settings.gateway.rate_limit_per_minute, self.node.deny_list,
+                    jti=principal.token_id, sid=principal.session_id, sub=principal.subject,
+                    issued_at=principal.issued_at)
+                denied = decision is None
+            else:
+                denied = await self.node.deny_list.is_denied(principal.token_id, principal.session_id,
+                                                             principal.subject, principal.issued_at)
+            if denied:
+                raise UnauthorizedError("The access token has been revoked")
+        except GravityError as error:
+            scope[AUTH_ERROR_KEY] = error  # type: ignore[literal-required]
+            return None
+        scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+        return decision
+
+    async def _limit(self, scope: Scope, decision: RateDecision | None) -> None:
+        """Rate-limit by subject or client address; `decision` is the subject's count when already made."""
+        gateway = self.node.settings.gateway
+        principal: Principal | None = scope.get(PRINCIPAL_KEY)  # type: ignore[assignment]
+        if principal is not None:
+            key, limit, kind = f"sub:{principal.subject}", gateway.rate_limit_per_minute, "subject"
+        else:
+            key, limit, kind = f"ip:{scope.get(CLIENT_KEY)}", gateway.anonymous_rate_limit_per_minute, "address"
+        if decision is None:
+            decision = await self.node.rate_limiter.hit(key, limit)
+        if not decision.allowed:
+            self.node.metrics.rate_limited.labels(kind).inc()
+            raise RateLimitedError(decision.retry_after, f"Rate limit of {limit} requests a minute exceeded")
+
+
+def scope_value(scope: Any, key: str) -> Any:
+    """Read one of the values the middleware put in the ASGI scope."""
+    return scope.get(key)

@@ -1,0 +1,1 @@
+"""Built-in services, each a plugin like any third-party one."""

@@ -1,0 +1,1 @@
+"""The users service: profiles, roles and permissions, admin listing and search."""

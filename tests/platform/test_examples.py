@@ -1,0 +1,25 @@
+"""Every example runs against a real node."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.platform.conftest import PASSWORD, unique_email
+from tests.platform.harness import RunningNode
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+async def test_quickstart(node: RunningNode) -> None:
+    email = unique_email("quickstart")
+    env = {**os.environ, "GRAVITY_BASE_URL": node.url, "GRAVITY_PASSWORD": PASSWORD}
+    for expected in ("registered", "already has an account"):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(EXAMPLES / "quickstart.py"), email, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        assert expected in out.decode() and f"signed in as {email}" in out.decode()
