@@ -1,10 +1,6 @@
 """Request machinery shared by ``Gravity`` and ``AsyncGravity``: building requests,
 retries with backoff, token refresh, error mapping and response decoding."""
 
-# Async methods take a per-call `timeout=` like their sync twins (the httpx/openai convention);
-# it is handed to httpx2, which enforces it.
-# ruff: noqa: ASYNC109
-
 from __future__ import annotations
 
 import asyncio

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from gravity_platform.devstack import DevStack, StackEndpoints, StackPorts
 
 

@@ -1,9 +1,5 @@
 """``client.auth.api_keys``: OAuth2 client credentials for programs acting as the user."""
 
-# Async methods take a per-call `timeout=` like their sync twins (the httpx/openai convention);
-# it is handed to httpx2, which enforces it.
-# ruff: noqa: ASYNC109
-
 from __future__ import annotations
 
 import builtins

@@ -1,9 +1,5 @@
 """``client.users``: profiles, admin listing and role management."""
 
-# Async methods take a per-call `timeout=` like their sync twins (the httpx/openai convention);
-# it is handed to httpx2, which enforces it.
-# ruff: noqa: ASYNC109
-
 from __future__ import annotations
 
 import builtins

@@ -8,8 +8,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import gravity_platform.devstack as devstack
 import pytest
+
+import gravity_platform.devstack as devstack
 
 
 @pytest.fixture

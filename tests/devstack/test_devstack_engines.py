@@ -11,6 +11,8 @@ import asyncpg
 import nats
 import pytest
 import valkey.exceptions
+from valkey.asyncio import Valkey
+
 from gravity_platform.devstack import (
     DevStack,
     PortInUseError,
@@ -18,7 +20,6 @@ from gravity_platform.devstack import (
     StackEndpoints,
     StackPorts,
 )
-from valkey.asyncio import Valkey
 
 
 async def test_postgres_answers_sql(stack: StackEndpoints) -> None:

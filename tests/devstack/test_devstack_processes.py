@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from gravity_platform.devstack import DevStack, StackPorts
 
 _REPORT_ON_TERM = """

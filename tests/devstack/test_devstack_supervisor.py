@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from gravity_platform.devstack import (
     StackError,
     StackPorts,

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
+
 from gravity_platform.devstack import StackPorts, StackState, load_state, read_state, stop_supervisor
 from gravity_platform.devstack.credentials import StackSecrets
 from gravity_platform.devstack.endpoints import StackEndpoints

@@ -47,7 +47,8 @@ async def test_weak_passwords_are_refused(http: httpx2.AsyncClient, password: st
 
 
 async def test_long_passphrases_and_any_characters_are_fine(http: httpx2.AsyncClient) -> None:
-    for password in ("съешь же ещё этих мягких французских булок", "correct horse battery staple " * 4, "12345678ab-no-rules"):
+    passwords = ("съешь же ещё этих мягких булок", "correct horse battery staple " * 4, "12345678ab-no-rules")
+    for password in passwords:
         answer = await http.post("/api/v1/auth/register", json={"email": unique_email(), "password": password})
         assert answer.status_code == 201, answer.text
 

@@ -56,7 +56,7 @@ async def test_forged_and_tampered_tokens_are_rejected(http: httpx2.AsyncClient,
     unknown_kid = jwt.encode(claims, stranger, algorithm="EdDSA", headers={"kid": "not-ours", "typ": "at+jwt"})
     known_kid_wrong_key = jwt.encode(claims, stranger, algorithm="EdDSA", headers={"kid": header["kid"],
                                                                                    "typ": "at+jwt"})
-    head, body, signature = account.access_token.split(".")
+    head, _, signature = account.access_token.split(".")
     tampered_claims = _b64(json.dumps({**claims, "roles": ["admin"]}).encode())
     cases = {
         "alg none": unsigned,

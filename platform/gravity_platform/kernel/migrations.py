@@ -111,6 +111,8 @@ async def migrate(admin_url: str, services: Sequence[Service], master_key: Maste
         await admin.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
         reports = []
         for service in services:
+            if service.database is None:
+                continue
             password = service_password(master_key, service.name)
             await provision(admin, service.name, password, connection_limit)
             applied = await _run_piccolo(service, dsn, password)

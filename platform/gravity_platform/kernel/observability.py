@@ -67,7 +67,7 @@ def sanitize_id(value: str | None) -> str | None:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, IDs and any `extra` fields."""
 
-    _skip = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+    _skip = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
