@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
@@ -137,6 +137,9 @@ class Application:
 
     # Running -----------------------------------------------------------------------------------------------
 
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine to completion (each command runs at most one event loop)."""
-        return asyncio.run(work)
+    def run(self, work: Coroutine[Any, Any, T], *,
+            loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> T:
+        """Run a coroutine to completion (each command runs at most one event loop), on the event loop
+        `loop_factory` makes (asyncio's default when None)."""
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(work)

@@ -25,11 +25,13 @@ def serve(
     drain_delay: Annotated[float, typer.Option(
         "--drain-delay", min=0, help="Seconds /readyz reports 503 before the listener closes on SIGTERM.")] = 2.0,
 ) -> None:
-    """Run a node until SIGTERM/SIGINT, then drain; settings from gravity.toml and GRAVITY_* variables."""
+    """Run a node until SIGTERM/SIGINT, then drain; settings from gravity.toml and GRAVITY_* variables.
+    The node runs on uvloop when it is installed."""
+    from gravity_platform.kernel.server import event_loop_factory
     from gravity_platform.kernel.server import serve as serve_node
     from gravity_platform.kernel.settings import GravitySettings
 
     app = app_of(ctx)
     settings = GravitySettings()
     app.run(serve_node(settings, services or (), host=host, port=port, auto_migrate=auto_migrate,
-                       drain_delay=drain_delay))
+                       drain_delay=drain_delay), loop_factory=event_loop_factory())

@@ -64,7 +64,7 @@ async def running_node(settings: GravitySettings, services: Sequence[str] = ()) 
     app = create_app(node)
     port = free_port()
     server = _QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
-                                         access_log=False))
+                                         access_log=False, proxy_headers=False))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

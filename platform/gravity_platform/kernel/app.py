@@ -16,7 +16,7 @@ from gravity_platform import __version__
 from gravity_platform.kernel.errors import EXCEPTION_HANDLERS, ForbiddenError, ServiceUnavailableError
 from gravity_platform.kernel.middleware import AuthRateLimitMiddleware, Networks, RequestContextMiddleware
 from gravity_platform.kernel.node import Node
-from gravity_platform.kernel.routing import DEPENDENCIES, PUBLIC, check_route_permissions, permission_guard
+from gravity_platform.kernel.routing import PUBLIC, check_route_permissions, permission_guard
 
 
 def _node(request: Request[Any, Any, Any]) -> Node:
@@ -66,7 +66,6 @@ def create_app(node: Node) -> Litestar:
         plugins=list(node.services),
         middleware=[DefineMiddleware(AuthRateLimitMiddleware, node=node)],
         guards=[permission_guard],
-        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[on_startup],
         on_shutdown=[node.stop],
@@ -92,3 +91,4 @@ def create_app(node: Node) -> Litestar:
 def json_response(body: Any, status: int = 200) -> Response[Any]:
     """A JSON response with an explicit status (for handlers choosing it at run time)."""
     return Response(body, status_code=status, media_type=MediaType.JSON)
+

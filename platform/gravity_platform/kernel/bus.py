@@ -64,6 +64,9 @@ class Bus:
         self._pending_micro: list[tuple[str, str, dict[str, str], dict[str, Callable[[MicroRequest], Any]]]] = []
         self._subscriptions: list[tuple[str, Callable[[bytes], Awaitable[None]]]] = []
         self._connector: asyncio.Task[None] | None = None
+        self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._start_returned = False
         self.ready = asyncio.Event()
         self._stopping = False
 
@@ -82,6 +85,26 @@ class Bus:
         self._connector = asyncio.create_task(self._connect_forever(), name="bus-connect")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.ready.wait(), timeout=3.0)
+        self._start_returned = True
+
+    def add_reconnect_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` (in the background) every time the connection comes back after being lost — and on a
+        first connection made only after `start` returned — so state fed by broadcasts, which are lost while
+        cut off, can be caught up."""
+        self._reconnect_hooks.append(hook)
+
+    def _run_reconnect_hooks(self) -> None:
+        for hook in self._reconnect_hooks:
+            task = asyncio.create_task(self._run_hook(hook), name="bus-reconnect-hook")
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
+
+    @staticmethod
+    async def _run_hook(hook: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await hook()
+        except Exception:
+            log.exception("nats reconnect hook failed")
 
     async def _connect_forever(self) -> None:
         delay = 0.2
@@ -99,6 +122,8 @@ class Bus:
                 delay = min(delay * 2, 5.0)
         await self._after_connect()
         self.ready.set()
+        if self._start_returned:
+            self._run_reconnect_hooks()
 
     async def _after_connect(self) -> None:
         await self.ensure_stream(EVENTS_STREAM, ["gravity.events.>"])
@@ -117,6 +142,8 @@ class Bus:
 
     async def _on_reconnect(self) -> None:
         log.info("nats reconnected")
+        if not self._stopping:
+            self._run_reconnect_hooks()
 
     async def stop(self) -> None:
         """Stop serving endpoints, flush, and close."""
@@ -125,6 +152,8 @@ class Bus:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
+        for task in list(self._hook_tasks):
+            task.cancel()
         for service in self._micro:
             with contextlib.suppress(Exception):
                 await service.stop()

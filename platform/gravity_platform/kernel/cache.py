@@ -1,7 +1,12 @@
-"""Valkey: the shared rate limiter, the token deny-list, and locks — each degrading per node when Valkey is down."""
+"""Valkey: the shared rate limiter, the token deny-list, and locks — each degrading per node when Valkey is down.
+
+The per-request checks (`DenyList.denies`, `RateLimiter.admit`) read only this node's memory; Valkey is the
+durable, shared store they are synchronised with in the background (see each class)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -71,17 +76,132 @@ end
 of KEYS[1]: what `DenyList.is_denied` and `RateLimiter.hit` do one after the other, in one round trip."""
 
 
-class RateLimiter:
-    """GCRA rate limiting (`limit` per `window`, bursts up to `limit`) shared by every node through Valkey,
-    exact at any moment (no window edges to exploit); a per-node in-memory GCRA when Valkey is down."""
+_GCRA_BATCH = """
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local interval, cost = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  tat = tat + interval * cost
+  redis.call('SET', KEYS[i], tat, 'PX', math.ceil(tat - now) + 1)
+  out[i] = tostring(tat)
+end
+return out
+"""
+"""GCRA with cost for a batch of keys (ARGV: now, then interval and cost per key): the hits a node already
+admitted are charged unconditionally, and each key's global theoretical arrival time (ms) comes back."""
 
-    def __init__(self, client: valkey.Valkey, prefix: str = "rl") -> None:
+
+class _Bucket:
+    """A key's local GCRA state: theoretical arrival time (ms), hits not yet synced, the key's interval."""
+
+    __slots__ = ("interval", "pending", "tat")
+
+    def __init__(self, tat: float, interval: float) -> None:
+        self.tat = tat
+        self.interval = interval
+        self.pending = 0
+
+
+class RateLimiter:
+    """GCRA rate limiting (`limit` per `window`, bursts up to `limit`) shared by every node through Valkey.
+
+    Two ways of counting, on the same Valkey keys:
+
+    - `hit`/`check`/`hit_unless_denied`: one Valkey round trip each, exact across nodes at any moment (no window
+      edges to exploit). For low-volume decisions such as sign-in throttling.
+    - `admit` (the per-request limit of the edge): decided from this node's own GCRA state, with no round trip.
+      A background task (`start`) sends the hits counted here every `sync_interval` (50 ms) to Valkey in one
+      call, charging each key's shared GCRA with that many hits, and adopts the shared state it reads back, so a
+      key over its limit across the cluster is refused on this node too until its retry time. The limit is
+      therefore shared with a bounded lag: within one sync interval a node decides from what it knew at the last
+      sync, so the cluster can admit, per key, at most what each node admits locally in one interval above the
+      limit (one node alone never exceeds it) — and that excess is charged back, delaying the key's next slots.
+
+    While Valkey is down, every method falls back to a per-node in-memory GCRA (logged loudly, not on every
+    request); `admit` simply keeps deciding locally and drops the hits it cannot sync."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str = "rl", *, sync_interval: float = 0.05) -> None:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_GCRA)
         self._unless_denied_script = client.register_script(_UNLESS_DENIED)
+        self._batch_script = client.register_script(_GCRA_BATCH)
         self._local: dict[str, float] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._dirty: dict[str, _Bucket] = {}
+        self._sync_interval = sync_interval
+        self._syncer: asyncio.Task[None] | None = None
         self._degraded = _Degradation("rate limiting")
+
+    def admit(self, key: str, limit: int, window: int = 60) -> RateDecision:
+        """Count one event for `key` against `limit` per `window` seconds, deciding locally (see the class)."""
+        now = time.time() * 1000
+        interval = window * 1000 / limit
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(now, interval)
+        tat = bucket.tat if bucket.tat > now else now
+        allow_at = tat + interval - limit * interval
+        if allow_at > now:
+            return RateDecision(False, 0, max(1, math.ceil((allow_at - now) / 1000)))
+        bucket.tat = tat + interval
+        bucket.interval = interval
+        bucket.pending += 1
+        self._dirty[key] = bucket
+        return RateDecision(True, int((now - allow_at) // interval), 0)
+
+    async def sync(self) -> None:
+        """Send the hits `admit` counted since the last sync to Valkey and adopt the shared state read back."""
+        if not self._dirty:
+            return
+        batch, self._dirty = self._dirty, {}
+        keys, args = [], [time.time() * 1000]
+        sent: list[tuple[_Bucket, int]] = []
+        for key, bucket in batch.items():
+            keys.append(f"{self._prefix}:{key}")
+            args += [bucket.interval, bucket.pending]
+            sent.append((bucket, bucket.pending))
+            bucket.pending = 0
+        try:
+            shared = await self._batch_script(keys=keys, args=args)
+        except (ValkeyError, OSError) as error:
+            self._degraded.report(error)  # the hits were counted here; without Valkey they stay per node
+            return
+        for (bucket, _), tat in zip(sent, shared, strict=True):
+            bucket.tat = max(bucket.tat, float(tat))
+
+    def start(self) -> None:
+        """Begin syncing `admit`'s counts to Valkey in the background."""
+        if self._syncer is None:
+            self._syncer = asyncio.create_task(self._sync_forever(), name="rate-limit-sync")
+
+    async def stop(self) -> None:
+        """Stop the background sync after one last one."""
+        if self._syncer is not None:
+            self._syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncer
+            self._syncer = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sync(), timeout=1.0)
+
+    async def _sync_forever(self) -> None:
+        rounds = 0
+        while True:
+            await asyncio.sleep(self._sync_interval)
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("rate-limit sync failed")
+            rounds += 1
+            if rounds % 200 == 0 or len(self._buckets) > 50_000:
+                self._prune()
+
+    def _prune(self) -> None:
+        now = time.time() * 1000
+        self._buckets = {k: b for k, b in self._buckets.items() if b.tat > now or b.pending}
 
     async def hit(self, key: str, limit: int, window: int = 60) -> RateDecision:
         """Count one event for `key` and say whether it is within `limit` per `window` seconds."""
@@ -194,8 +314,11 @@ class EventLog:
 class DenyList:
     """Revoked access tokens, sessions and subjects until the tokens concerned expire.
 
-    Shared through Valkey; each node also keeps what it has been told (directly or over the bus)
-    so revocations still hold on this node while Valkey is down."""
+    Valkey is the durable, shared store (`deny:<kind>:<value>` = marker, with the entry's TTL). The per-request
+    check (`denies`) reads only this node's memory, which learns every entry from three sources: this node's
+    own `deny` calls, the other nodes' broadcasts over NATS (`remember`), and `resync` — a scan of Valkey that
+    the node runs at start and after every NATS reconnect, so nothing broadcast while it was cut off is missed.
+    `is_denied` asks Valkey itself (falling back to memory while Valkey is down)."""
 
     def __init__(self, client: valkey.Valkey, prefix: str = "deny") -> None:
         self._client = client
@@ -212,12 +335,64 @@ class DenyList:
         except (ValkeyError, OSError) as error:
             self._degraded.report(error)
 
-    def remember(self, kind: str, value: str, ttl: int, marker: int) -> None:
-        """Record a denial on this node only (as told by another node over the bus)."""
+    def remember(self, kind: str, value: str, ttl: float, marker: int) -> None:
+        """Record a denial on this node only (as told by another node over the bus, or read back from Valkey).
+        Of two entries for the same token, session or subject, the one denying more and for longer wins."""
         now = time.monotonic()
         if len(self._local) > 100_000:
             self._local = {k: v for k, v in self._local.items() if v[0] > now}
-        self._local[f"{kind}:{value}"] = (now + ttl, marker)
+        name = f"{kind}:{value}"
+        expires, current = self._local.get(name, (0.0, marker))
+        if expires > now:
+            self._local[name] = (max(expires, now + ttl), max(current, marker))
+        else:
+            self._local[name] = (now + ttl, marker)
+
+    def denies(self, jti: str, sid: str | None, sub: str, issued_at: int) -> bool:
+        """Whether this node knows a token with these claims to be revoked (memory only: no round trip)."""
+        local = self._local
+        if not local:
+            return False
+        now = time.monotonic()
+        for name in (f"jti:{jti}", f"sub:{sub}", f"sid:{sid}" if sid else None):
+            entry = local.get(name) if name else None
+            if entry is not None and entry[0] > now and issued_at < entry[1]:
+                return True
+        return False
+
+    async def resync(self, *, batch: int = 500) -> int:
+        """Read every entry Valkey holds (SCAN `deny:*`, with their TTLs) into this node's memory; the number
+        read. Raises when Valkey cannot be read (the caller retries)."""
+        count = 0
+        keys: list[bytes | str] = []
+        async for key in self._client.scan_iter(match=f"{self._prefix}:*", count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                count += await self._load(keys)
+                keys = []
+        if keys:
+            count += await self._load(keys)
+        return count
+
+    async def _load(self, keys: list[bytes | str]) -> int:
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+            pipe.pttl(key)
+        answers = await pipe.execute()
+        loaded = 0
+        for i, key in enumerate(keys):
+            marker, ttl_ms = answers[2 * i], answers[2 * i + 1]
+            name = key.decode() if isinstance(key, bytes) else key
+            kind, _, value = name.removeprefix(f"{self._prefix}:").partition(":")
+            if marker is None or not value or ttl_ms is None or int(ttl_ms) <= 0:
+                continue  # expired meanwhile, or an entry without a TTL (never written by `deny`)
+            try:
+                self.remember(kind, value, int(ttl_ms) / 1000, int(marker))
+            except ValueError:
+                continue
+            loaded += 1
+        return loaded
 
     def keys(self, jti: str, sid: str | None, sub: str) -> list[str]:
         """The Valkey keys that deny a token with these claims."""

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from gravity_platform.kernel.cache import RateDecision
 from gravity_platform.kernel.errors import GravityError, RateLimitedError, UnauthorizedError
 from gravity_platform.kernel.forwarding import FORWARDED_SCOPE_KEY
 from gravity_platform.kernel.observability import (
@@ -28,6 +27,7 @@ PRINCIPAL_KEY = "gravity_principal"
 AUTH_ERROR_KEY = "gravity_auth_error"
 CLIENT_KEY = "gravity_client"
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_ID_HEADERS = frozenset({REQUEST_ID_HEADER.lower().encode(), CORRELATION_ID_HEADER.lower().encode()})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -94,7 +94,10 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), *extra]
+                # A copy, never the message itself: Litestar's response cache keeps that object, and a cached
+                # answer must not carry (or replay) another request's ID.
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _ID_HEADERS]
+                message = {**message, "headers": [*kept, *extra]}
             await send(message)
 
         metrics = self.node.metrics
@@ -108,7 +111,10 @@ class RequestContextMiddleware:
 
 class AuthRateLimitMiddleware:
     """Verifies a bearer token when one is sent (the route's guard decides whether one is needed), checks the
-    deny-list, then rate-limits by subject or client address."""
+    deny-list, then rate-limits by subject or client address.
+
+    Neither check waits on Valkey: the deny-list and the rate limiter decide from this node's memory, which
+    they keep in step with Valkey and the other nodes in the background (see `gravity_platform.kernel.cache`)."""
 
     def __init__(self, app: ASGIApp, node: Node) -> None:
         self.app = app
@@ -116,50 +122,36 @@ class AuthRateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["path"] not in UNLIMITED_PATHS:
-            limited = not scope.get(FORWARDED_SCOPE_KEY)
-            decision = await self._authenticate(scope, limited)
-            if limited:
-                await self._limit(scope, decision)
+            await self._authenticate(scope)
+            if not scope.get(FORWARDED_SCOPE_KEY):
+                self._limit(scope)
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope, limited: bool) -> RateDecision | None:
-        """Set the principal (or the reason there is none). For a rate-limited request with a valid token, the
-        deny-list check and the subject's rate-limit count share one Valkey round trip (the count only happens
-        when the token is not denied) and the decision is returned for `_limit`."""
+    async def _authenticate(self, scope: Scope) -> None:
+        """Set the principal (or the reason there is none)."""
         scope[PRINCIPAL_KEY] = None  # type: ignore[literal-required]
         authorization = _header(scope, b"authorization")
         if not authorization or authorization[:7].lower() != "bearer ":
-            return None
-        decision: RateDecision | None = None
+            return
         try:
             principal = await self.node.verifier.verify(authorization[7:].strip())
-            if limited:
-                decision = await self.node.rate_limiter.hit_unless_denied(
-                    f"sub:{principal.subject}", self.node.settings.gateway.rate_limit_per_minute, self.node.deny_list,
-                    jti=principal.token_id, sid=principal.session_id, sub=principal.subject,
-                    issued_at=principal.issued_at)
-                denied = decision is None
-            else:
-                denied = await self.node.deny_list.is_denied(principal.token_id, principal.session_id,
-                                                             principal.subject, principal.issued_at)
-            if denied:
+            if self.node.deny_list.denies(principal.token_id, principal.session_id, principal.subject,
+                                          principal.issued_at):
                 raise UnauthorizedError("The access token has been revoked")
         except GravityError as error:
             scope[AUTH_ERROR_KEY] = error  # type: ignore[literal-required]
-            return None
+            return
         scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
-        return decision
 
-    async def _limit(self, scope: Scope, decision: RateDecision | None) -> None:
-        """Rate-limit by subject or client address; `decision` is the subject's count when already made."""
+    def _limit(self, scope: Scope) -> None:
+        """Rate-limit by subject (a valid, not revoked token) or else by client address."""
         gateway = self.node.settings.gateway
         principal: Principal | None = scope.get(PRINCIPAL_KEY)  # type: ignore[assignment]
         if principal is not None:
             key, limit, kind = f"sub:{principal.subject}", gateway.rate_limit_per_minute, "subject"
         else:
             key, limit, kind = f"ip:{scope.get(CLIENT_KEY)}", gateway.anonymous_rate_limit_per_minute, "address"
-        if decision is None:
-            decision = await self.node.rate_limiter.hit(key, limit)
+        decision = self.node.rate_limiter.admit(key, limit)
         if not decision.allowed:
             self.node.metrics.rate_limited.labels(kind).inc()
             raise RateLimitedError(decision.retry_after, f"Rate limit of {limit} requests a minute exceeded")

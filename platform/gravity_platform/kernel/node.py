@@ -50,6 +50,8 @@ class Node:
             role_permissions=self.role_permissions,
         )
         self.relays: list[OutboxRelay] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.bus.add_reconnect_hook(self.resync_deny_list)
         self.app: ASGIApp | None = None
         self.draining = False
         self.started_at = time.time()
@@ -92,6 +94,9 @@ class Node:
         await self.bus.start()
         await self.bus.subscribe(JWKS_TOPIC, self._on_jwks_rotated)
         await self.bus.subscribe(DENY_TOPIC, self._on_denied)
+        if serve:
+            await self._first_deny_list_resync()
+            self.rate_limiter.start()
         for service in self.services:
             if serve:
                 await self._serve_on_bus(service)
@@ -116,6 +121,30 @@ class Node:
         self.verifier.jwks.invalidate()
         self.verifier.forget()
 
+    async def _first_deny_list_resync(self) -> None:
+        """Load the deny-list from Valkey before serving (after subscribing to its broadcasts, so nothing falls
+        in between); if Valkey does not answer in time, the node starts anyway and keeps trying."""
+        task = asyncio.create_task(self.resync_deny_list(), name="deny-list-resync")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await asyncio.wait({task}, timeout=self.settings.valkey.timeout * 2 + 0.5)
+
+    async def resync_deny_list(self) -> None:
+        """Read every deny-list entry from Valkey into this node's memory, retrying until Valkey answers: at start
+        and after every NATS reconnect (broadcasts sent while this node was cut off never reached it)."""
+        delay = 0.5
+        while True:
+            try:
+                count = await self.deny_list.resync()
+            except Exception as error:
+                log.error("valkey unavailable: the deny-list could not be resynced; retrying",
+                          extra={"error": str(error), "retry_in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            log.debug("deny-list resynced", extra={"entries": count})
+            return
+
     async def _on_denied(self, payload: bytes) -> None:
         entry = json.loads(payload)
         self.deny_list.remember(entry["kind"], entry["value"], int(entry["ttl"]), int(entry["marker"]))
@@ -129,6 +158,9 @@ class Node:
 
     async def stop(self) -> None:
         """Stop services, relays and connections (after in-flight work finished)."""
+        for task in list(self._background):
+            task.cancel()
+        await self.rate_limiter.stop()
         for relay in self.relays:
             await relay.stop()
         for service in reversed(self.services):

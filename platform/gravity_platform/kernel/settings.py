@@ -1,4 +1,4 @@
-"""Configuration: defaults < gravity.toml < GRAVITY_* environment (< NATS KV, layered by the config service)."""
+"""Configuration: defaults < gravity.toml < GRAVITY_* environment (NATS KV layering comes with the config service)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def password_problem(password: str, *, email: str = "", min_length: int = 8, max
     if lowered in common_passwords() or len(set(password)) <= 2:
         return "This password is too common; choose another"
     local_part = email.split("@", 1)[0].lower()
-    if local_part and len(local_part) >= 4 and lowered in (local_part, email.lower()):
+    if email and (lowered == email.lower() or (len(local_part) >= 4 and lowered == local_part)):
         return "The password must not be the email address"
     return None
 

@@ -8,14 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from litestar import Router
-from litestar.di import NamedDependency, Provide
 from litestar.types import ControllerRouterHandler
 
 from gravity_platform.kernel import audit
 from gravity_platform.kernel.errors import GravityError
 from gravity_platform.kernel.node import JWKS_TOPIC
 from gravity_platform.kernel.plugins import BusHandler, Service
+from gravity_platform.kernel.routing import service_router
 from gravity_platform.kernel.security import Principal
 from gravity_platform.services.auth.settings import AuthSettings
 from gravity_platform.services.auth.tables import DB, TABLES, AuditLog, RefreshToken
@@ -61,9 +60,8 @@ class AuthService(Service):
         from gravity_platform.services.auth.oauth import OAuthController
         from gravity_platform.services.auth.oauth_errors import OAuthError, oauth_error_handler
 
-        return [Router(path="/", route_handlers=[OAuthController, AccountController],
-                       dependencies={"auth": Provide(lambda: self, sync_to_thread=False)},
-                       exception_handlers={OAuthError: oauth_error_handler})]
+        return [service_router(self, [OAuthController, AccountController],
+                               exception_handlers={OAuthError: oauth_error_handler})]
 
     def bus_endpoints(self) -> dict[str, BusHandler]:
         return {"jwks": self._bus_jwks, "revoke_user": self._bus_revoke_user, "delete_user": self._bus_delete_user}
@@ -149,6 +147,3 @@ class AuthService(Service):
             if relay.service == self.name:
                 relay.poke()
 
-
-Auth = NamedDependency[AuthService]
-"""A handler parameter `auth: Auth` receives the auth service."""

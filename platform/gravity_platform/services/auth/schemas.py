@@ -7,11 +7,11 @@ from typing import Annotated
 
 import msgspec
 
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$(?!\n)")]
 Password = Annotated[str, msgspec.Meta(max_length=1024)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
-Otp = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6,8}$")]
-Scope = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_*.-]+(:[a-z0-9_*.-]+)*$", max_length=100)]
+Otp = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6,8}$(?!\n)")]
+Scope = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_*.-]+(:[a-z0-9_*.-]+)*$(?!\n)", max_length=100)]
 
 
 class RegisterRequest(msgspec.Struct, forbid_unknown_fields=False):

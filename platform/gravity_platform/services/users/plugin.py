@@ -6,11 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from litestar import Router
-from litestar.di import NamedDependency, Provide
 from litestar.types import ControllerRouterHandler
 
 from gravity_platform.kernel.plugins import BusHandler, Service
+from gravity_platform.kernel.routing import service_router
+from gravity_platform.services.users.cache import CHANGED_TOPIC
 from gravity_platform.services.users.tables import DB, TABLES, Profile
 
 
@@ -34,8 +34,22 @@ class UsersService(Service):
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
         from gravity_platform.services.users.controllers import UsersController
 
-        return [Router(path="/", route_handlers=[UsersController],
-                       dependencies={"users": Provide(lambda: self, sync_to_thread=False)})]
+        return [service_router(self, [UsersController])]
+
+    async def start(self) -> None:
+        await self.node.bus.subscribe(CHANGED_TOPIC, self._on_changed)
+        self.node.bus.add_reconnect_hook(self._on_bus_reconnected)
+
+    async def _on_changed(self, payload: bytes) -> None:
+        """Another node (or this one) changed a profile: drop it from the cache (all of them if unnamed)."""
+        if payload:
+            self.logic.cache.invalidate(payload.decode())
+        else:
+            self.logic.cache.clear()
+
+    async def _on_bus_reconnected(self) -> None:
+        """Changes broadcast while this node was cut off never reached it: start the cache afresh."""
+        self.logic.cache.clear()
 
     def bus_endpoints(self) -> dict[str, BusHandler]:
         return {"upsert_profile": self._upsert, "principal": self._principal,
@@ -75,10 +89,5 @@ class UsersService(Service):
 
     async def _set_email_verified(self, payload: bytes, _: dict[str, str]) -> bytes:
         request = json.loads(payload)
-        await Profile.update({Profile.email_verified: bool(request["email_verified"])}).where(
-            Profile.id == request["id"])
+        await self.logic.set_email_verified(request["id"], bool(request["email_verified"]))
         return b"{}"
-
-
-Users = NamedDependency[UsersService]
-"""A handler parameter `users: Users` receives the users service."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-Role = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+Role = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,63}$(?!\n)")]
 DisplayName = Annotated[str, msgspec.Meta(max_length=200)]
 
 

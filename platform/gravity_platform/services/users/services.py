@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -14,11 +15,14 @@ import msgspec
 from gravity_platform.kernel import audit
 from gravity_platform.kernel.errors import NotFoundError, UnprocessableError
 from gravity_platform.kernel.outbox import add_event
+from gravity_platform.services.users.cache import CHANGED_TOPIC, ProfileCache
 from gravity_platform.services.users.schemas import AdminUpdate, SelfUpdate, User, UserPage
 from gravity_platform.services.users.tables import DB, AuditLog, Outbox, Profile
 
 if TYPE_CHECKING:
     from gravity_platform.services.users.plugin import UsersService
+
+log = logging.getLogger("gravity.users")
 
 
 def to_user(row: dict[str, Any]) -> User:
@@ -48,24 +52,78 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+_READ_PROFILE = ("SELECT id, email, display_name, roles, is_active, email_verified, created_at, updated_at, metadata"
+                 ' FROM "users"."profile" WHERE id = $1')
+"""One profile by ID, as plain parameterised SQL (a cache miss skips Piccolo's query building)."""
+
+
+def cache_key(user_id: str) -> str:
+    """The profile cache's key for a user ID (IDs arrive from tokens, paths and the bus)."""
+    return user_id.lower()
+
+
 class Users:
-    """Operations of the users service."""
+    """Operations of the users service.
+
+    Profiles read by ID are served from a per-node cache of their encoded form (`ProfileCache`); every method
+    here that writes a profile calls `changed` once the write is committed."""
 
     def __init__(self, service: UsersService) -> None:
         self.service = service
+        self.cache = ProfileCache()
 
     async def get(self, user_id: str) -> User:
-        """One user; 404 when unknown."""
-        row = await Profile.select().where(Profile.id == user_id).first()
+        """One user, read from the database; 404 when unknown."""
+        try:
+            key = uuid.UUID(user_id)
+        except ValueError:
+            raise NotFoundError("No such user") from None
+        pool = DB.engine.pool
+        if pool is None:  # not started (administrative use): Piccolo opens a connection itself
+            row = await Profile.select().where(Profile.id == key).first()
+        else:
+            async with pool.acquire() as connection:
+                row = await connection.fetchrow(_READ_PROFILE, key)
         if row is None:
             raise NotFoundError("No such user")
-        return to_user(row)
+        return to_user(dict(row))
+
+    async def get_encoded(self, user_id: str) -> bytes:
+        """One user as its JSON document, from this node's cache when it holds it; 404 when unknown."""
+        key = cache_key(user_id)
+        if not self.service.node.bus.connected:  # other nodes' changes cannot reach this cache now
+            return msgspec.json.encode(await self.get(key))
+        body = self.cache.get(key)
+        if body is None:
+            generation = self.cache.generation
+            body = msgspec.json.encode(await self.get(key))
+            self.cache.put(key, body, generation)
+        return body
+
+    async def changed(self, user_id: str) -> None:
+        """Forget the cached profile of `user_id` here at once and tell the other nodes to forget theirs."""
+        key = cache_key(user_id)
+        self.cache.invalidate(key)
+        try:
+            await self.service.node.bus.broadcast(CHANGED_TOPIC, key.encode())
+        except Exception as error:  # the write is done; other nodes' entries still expire (ProfileCache.max_age)
+            log.error("could not broadcast a profile change", extra={"user_id": key, "error": repr(error)})
 
     async def upsert(self, user_id: str, email: str, display_name: str | None, roles: list[str]) -> User:
         """Create a profile for a new account (idempotent by ID)."""
         if not await Profile.exists().where(Profile.id == user_id):
-            await Profile.insert(Profile(id=user_id, email=email, display_name=display_name, roles=roles))
+            try:
+                await Profile.insert(Profile(id=user_id, email=email, display_name=display_name, roles=roles))
+            finally:
+                await self.changed(user_id)
         return await self.get(user_id)
+
+    async def set_email_verified(self, user_id: str, verified: bool) -> None:
+        """Record whether the account's email address is verified (told by the auth service)."""
+        try:
+            await Profile.update({Profile.email_verified: verified}).where(Profile.id == user_id)
+        finally:
+            await self.changed(user_id)
 
     async def list(self, q: str | None, cursor: str | None, limit: int) -> UserPage:
         """Users ordered by creation, optionally matching `q` in email or name."""
@@ -91,10 +149,13 @@ class Users:
         if not values:
             return before
         values[Profile.updated_at] = datetime.now(UTC)
-        async with DB.engine.transaction():
-            await Profile.update(values).where(Profile.id == user_id)
-            if isinstance(change, AdminUpdate):
-                await self._audit_admin_change(before, change, actor)
+        try:
+            async with DB.engine.transaction():
+                await Profile.update(values).where(Profile.id == user_id)
+                if isinstance(change, AdminUpdate):
+                    await self._audit_admin_change(before, change, actor)
+        finally:
+            await self.changed(user_id)
         await self._after_admin_change(before, change, actor)
         return await self.get(user_id)
 
@@ -123,8 +184,11 @@ class Users:
         """Erase a user: their account (sessions end) and their profile."""
         await self.get(user_id)
         await self.service.call_auth("delete_user", {"id": user_id, "actor": actor})
-        async with DB.engine.transaction():
-            await Profile.delete().where(Profile.id == user_id)
-            await audit.record(AuditLog, "user_deleted", actor=actor, target=user_id)
-            await add_event(Outbox, "users", "deleted", {"user_id": user_id})
+        try:
+            async with DB.engine.transaction():
+                await Profile.delete().where(Profile.id == user_id)
+                await audit.record(AuditLog, "user_deleted", actor=actor, target=user_id)
+                await add_event(Outbox, "users", "deleted", {"user_id": user_id})
+        finally:
+            await self.changed(user_id)
         self.service.poke_outbox()
