@@ -84,7 +84,8 @@ def render_inventory(hosts: list[tuple[str, str, str]], user: str) -> str:
 def init(
     ctx: typer.Context,
     directory: DirOption = Path("deploy"),
-    host: Annotated[list[str], typer.Option("--host", help="NAME=ADDRESS or NAME=ADDRESS/PRIVATE_ADDRESS; 1 or 3 of them.")] = [],  # noqa: B006
+    host: Annotated[list[str], typer.Option(
+        "--host", help="NAME=ADDRESS or NAME=ADDRESS/PRIVATE_ADDRESS; 1 or 3 of them.")] = [],  # noqa: B006
     user: Annotated[str, typer.Option("--user", help="SSH user with passwordless sudo.")] = "deploy",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing inventory.")] = False,
 ) -> None:

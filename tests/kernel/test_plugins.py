@@ -11,6 +11,7 @@ from litestar import get
 
 from gravity_platform.gateway.plugin import GatewayService
 from gravity_platform.kernel import hookspecs
+from gravity_platform.kernel.access import PUBLIC, MissingPermissionError, check_route_permissions
 from gravity_platform.kernel.hookspecs import documented_hooks, hookimpl
 from gravity_platform.kernel.plugins import (
     PluginError,
@@ -20,7 +21,6 @@ from gravity_platform.kernel.plugins import (
     hook_manager,
     resolve_order,
 )
-from gravity_platform.kernel.routing import PUBLIC, MissingPermissionError, check_route_permissions
 from gravity_platform.services.auth.plugin import AuthService
 from gravity_platform.services.users.plugin import UsersService
 

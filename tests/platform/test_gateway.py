@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 
 from gravity_platform.devstack import StackEndpoints
-from gravity_platform.kernel.routing import check_route_permissions
+from gravity_platform.kernel.access import check_route_permissions
 from tests.platform.conftest import Account, new_account
 from tests.platform.harness import RunningNode
 from tests.platform.support import GENERATED_ID, assert_problem, away_from_window_edge, node_with

@@ -14,10 +14,9 @@ from litestar.config.cors import CORSConfig
 from litestar.types import ControllerRouterHandler
 
 from gravity_platform.gateway.openapi import SWAGGER_HTML, merged_schema
+from gravity_platform.kernel.access import CLIENT_KEY, PUBLIC
 from gravity_platform.kernel.forwarding import forward
-from gravity_platform.kernel.middleware import CLIENT_KEY
 from gravity_platform.kernel.plugins import Service
-from gravity_platform.kernel.routing import PUBLIC
 
 _METHODS: list[Any] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

@@ -13,10 +13,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gravity_platform import __version__
+from gravity_platform.kernel.access import PUBLIC, check_route_permissions
 from gravity_platform.kernel.errors import EXCEPTION_HANDLERS, ForbiddenError, ServiceUnavailableError
 from gravity_platform.kernel.middleware import AuthRateLimitMiddleware, Networks, RequestContextMiddleware
 from gravity_platform.kernel.node import Node
-from gravity_platform.kernel.routing import PUBLIC, check_route_permissions, permission_guard
 
 
 def _node(request: Request[Any, Any, Any]) -> Node:
@@ -65,7 +65,6 @@ def create_app(node: Node) -> Litestar:
         route_handlers=[healthz, readyz, metrics],
         plugins=list(node.services),
         middleware=[DefineMiddleware(AuthRateLimitMiddleware, node=node)],
-        guards=[permission_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[on_startup],
         on_shutdown=[node.stop],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gravity_platform.kernel.access import AUTH_ERROR_KEY, CLIENT_KEY, PRINCIPAL_KEY, enforce_permission
 from gravity_platform.kernel.errors import GravityError, RateLimitedError, UnauthorizedError
 from gravity_platform.kernel.forwarding import FORWARDED_SCOPE_KEY
 from gravity_platform.kernel.observability import (
@@ -23,9 +24,6 @@ from gravity_platform.kernel.security import Principal
 if TYPE_CHECKING:
     from gravity_platform.kernel.node import Node
 
-PRINCIPAL_KEY = "gravity_principal"
-AUTH_ERROR_KEY = "gravity_auth_error"
-CLIENT_KEY = "gravity_client"
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _ID_HEADERS = frozenset({REQUEST_ID_HEADER.lower().encode(), CORRELATION_ID_HEADER.lower().encode()})
 
@@ -110,8 +108,8 @@ class RequestContextMiddleware:
 
 
 class AuthRateLimitMiddleware:
-    """Verifies a bearer token when one is sent (the route's guard decides whether one is needed), checks the
-    deny-list, then rate-limits by subject or client address.
+    """Verifies a bearer token when one is sent, checks the deny-list, rate-limits by subject or client address,
+    then enforces the route's declared permission.
 
     Neither check waits on Valkey: the deny-list and the rate limiter decide from this node's memory, which
     they keep in step with Valkey and the other nodes in the background (see `gravity_platform.kernel.cache`)."""
@@ -121,10 +119,12 @@ class AuthRateLimitMiddleware:
         self.node = node
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"] not in UNLIMITED_PATHS:
-            await self._authenticate(scope)
-            if not scope.get(FORWARDED_SCOPE_KEY):
-                self._limit(scope)
+        if scope["type"] == ScopeType.HTTP:
+            if scope["path"] not in UNLIMITED_PATHS:
+                await self._authenticate(scope)
+                if not scope.get(FORWARDED_SCOPE_KEY):
+                    self._limit(scope)
+            enforce_permission(scope, scope["route_handler"])
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> None:

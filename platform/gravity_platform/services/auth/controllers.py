@@ -8,7 +8,8 @@ from uuid import UUID
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gravity_platform.kernel.routing import AUTHENTICATED, PUBLIC, client_address, current_principal, service_of
+from gravity_platform.kernel.access import AUTHENTICATED, PUBLIC
+from gravity_platform.kernel.routing import client_address, current_principal, service_of
 from gravity_platform.services.auth.plugin import AuthService
 from gravity_platform.services.auth.schemas import (
     ApiKeyCreate,

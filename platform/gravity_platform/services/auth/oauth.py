@@ -7,10 +7,9 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import URLEncodedBody
 
+from gravity_platform.kernel.access import AUTHENTICATED, PUBLIC
 from gravity_platform.kernel.errors import GravityError, UnauthorizedError
 from gravity_platform.kernel.routing import (
-    AUTHENTICATED,
-    PUBLIC,
     client_address,
     current_principal,
     optional_principal,
