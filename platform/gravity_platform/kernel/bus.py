@@ -113,7 +113,7 @@ class Bus:
                 self.nc = await nats.connect(
                     self.url, name=self.name, connect_timeout=2, reconnect_time_wait=1, max_reconnect_attempts=-1,
                     allow_reconnect=True, error_cb=self._on_error, disconnected_cb=self._on_disconnect,
-                    reconnected_cb=self._on_reconnect,
+                    reconnected_cb=self._on_reconnect, drain_timeout=5,
                 )
                 break
             except (NoServersError, OSError, TimeoutError) as error:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from litestar.types import ASGIApp
@@ -23,6 +23,8 @@ from gravity_platform.kernel.settings import GravitySettings
 
 log = logging.getLogger("gravity.node")
 
+STOP_STEP_TIMEOUT = 5.0
+"""Seconds one shutdown step may take before the node gives up on it and moves on."""
 JWKS_TOPIC = "auth.jwks"
 DENY_TOPIC = "auth.deny"
 
@@ -157,22 +159,26 @@ class Node:
         await self.bus.broadcast(DENY_TOPIC, json.dumps(message).encode())
 
     async def stop(self) -> None:
-        """Stop services, relays and connections (after in-flight work finished)."""
+        """Stop services, relays and connections (after in-flight work finished).
+
+        Each step is bounded, so a stuck dependency (a connection never handed back, a drain that never
+        ends) cannot keep the process from exiting; the step that overran is logged."""
         for task in list(self._background):
             task.cancel()
-        await self.rate_limiter.stop()
-        for relay in self.relays:
-            await relay.stop()
-        for service in reversed(self.services):
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [("rate limiter", self.rate_limiter.stop)]
+        steps += [(f"outbox relay {relay.service}", relay.stop) for relay in self.relays]
+        steps += [(f"service {service.name}", service.stop) for service in reversed(self.services)]
+        steps.append(("bus", self.bus.stop))
+        steps += [(f"database {service.name}", service.database.stop) for service in self.services
+                  if service.database is not None]
+        steps.append(("valkey", self.valkey.aclose))
+        for name, step in steps:
             try:
-                await service.stop()
+                await asyncio.wait_for(step(), timeout=STOP_STEP_TIMEOUT)
+            except TimeoutError:
+                log.error("shutdown step overran; moving on", extra={"step": name, "timeout": STOP_STEP_TIMEOUT})
             except Exception:
-                log.exception("service failed to stop", extra={"service": service.name})
-        await self.bus.stop()
-        for service in self.services:
-            if service.database is not None:
-                await service.database.stop()
-        await self.valkey.aclose()
+                log.exception("shutdown step failed", extra={"step": name})
 
     async def readiness(self) -> dict[str, bool]:
         """What this node needs, and whether each answers now."""
