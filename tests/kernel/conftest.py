@@ -5,15 +5,19 @@ stack with another key would lock the session node out; these tests get a fresh 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import valkey.asyncio as valkey
 
-from gravity_platform.devstack import DevStack
+from gravity_platform.devstack import DevStack, StackEndpoints
+from gravity_platform.kernel.cache import connect
 from gravity_platform.kernel.crypto import MasterKey, generate_master_key_file
 from gravity_platform.kernel.migrations import MigrationReport, migrate
 from gravity_platform.kernel.plugins import Service, discover_services, resolve_order
+from tests.platform.harness import free_port
 from tests.platform.support import extra_stack
 
 
@@ -47,3 +51,38 @@ async def first_migration(kernel_stack: DevStack, kernel_key: MasterKey,
                           all_services: list[Service]) -> list[MigrationReport]:
     """The kernel stack migrated once (the reports of that first run)."""
     return await migrate(kernel_stack.endpoints.postgres_dsn, all_services, kernel_key)
+
+
+@pytest.fixture
+async def client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
+    """A Valkey client on the session stack."""
+    connection = connect(stack.valkey_url, timeout=1.0)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
+@pytest.fixture
+async def other_node_client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
+    """A second client on the same Valkey, as another node would have."""
+    connection = connect(stack.valkey_url, timeout=1.0)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
+@pytest.fixture
+async def unreachable() -> AsyncIterator[valkey.Valkey]:
+    """A client for a Valkey that is not there (a closed local port)."""
+    connection = connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
+def key() -> str:
+    """A fresh key name no other test uses."""
+    return f"test:{uuid.uuid4().hex}"

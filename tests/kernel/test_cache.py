@@ -5,48 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import valkey.asyncio as valkey
 
-from gravity_platform.devstack import StackEndpoints
-from gravity_platform.kernel.cache import DenyList, EventLog, RateLimiter, connect
-from tests.platform.harness import free_port
-
-
-@pytest.fixture
-async def client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
-    connection = connect(stack.valkey_url, timeout=1.0)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-@pytest.fixture
-async def other_node_client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
-    connection = connect(stack.valkey_url, timeout=1.0)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-@pytest.fixture
-async def unreachable() -> AsyncIterator[valkey.Valkey]:
-    """A client for a Valkey that is not there (a closed local port)."""
-    connection = connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-def key() -> str:
-    return f"test:{uuid.uuid4().hex}"
-
+from gravity_platform.kernel.cache import DenyList, EventLog, RateLimiter
+from tests.kernel.conftest import key
 
 # --- rate limiter ----------------------------------------------------------------------------------------------
 

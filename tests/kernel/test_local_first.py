@@ -6,38 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import valkey.asyncio as valkey
 
-from gravity_platform.devstack import StackEndpoints
-from gravity_platform.kernel.cache import DenyList, RateLimiter, connect
+from gravity_platform.kernel.cache import DenyList, RateLimiter
 from gravity_platform.services.users.cache import ProfileCache
-from tests.platform.harness import free_port
-
-
-@pytest.fixture
-async def client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
-    connection = connect(stack.valkey_url, timeout=1.0)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-@pytest.fixture
-async def unreachable() -> AsyncIterator[valkey.Valkey]:
-    connection = connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-def key() -> str:
-    return f"test:{uuid.uuid4().hex}"
+from tests.kernel.conftest import key
 
 
 async def test_deny_list_check_is_local_and_resync_fills_it(client: valkey.Valkey) -> None:
