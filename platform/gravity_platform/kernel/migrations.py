@@ -55,10 +55,16 @@ async def provision(admin: asyncpg.Connection, service: str, password: str, conn
     role = role_name(service)
     database = await admin.fetchval("SELECT current_database()")
     exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+    superuser = await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     statements = [] if exists else [await admin.fetchval("SELECT format('CREATE ROLE %I', $1::text)", role)]
+    # A deployed admin is not a superuser but has CREATEROLE (PostgreSQL 15): it may not name the SUPERUSER or
+    # REPLICATION attributes (new roles lack them anyway), and must be a member of a role to create its schema.
+    attributes = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION" if superuser else "NOCREATEDB NOCREATEROLE"
+    if not superuser:
+        statements.append(await admin.fetchval("SELECT format('GRANT %I TO CURRENT_USER', $1::text)", role))
     statements += [
         await admin.fetchval(
-            "SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+            f"SELECT format('ALTER ROLE %I WITH LOGIN {attributes} "
             "CONNECTION LIMIT %s PASSWORD %L', $1::text, $2::int, $3::text)", role, connection_limit, password),
         await admin.fetchval("SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', $1::text, $2::text)",
                              service, role),
