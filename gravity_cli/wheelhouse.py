@@ -100,7 +100,7 @@ def node_wheels(target: Path, source: Path | None = REPO) -> Path:
     if source is not None and (source / "pyproject.toml").is_file():
         for old in python.glob("gravity-*.whl"):
             old.unlink()
-        _pip("wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(python), str(source))
+        _pip("wheel", "-q", "--no-deps", "-w", str(python), str(source))
     if not sorted(python.glob("gravity-*.whl")):  # an installed gravity deploys its own release
         _pip("download", "-q", "--no-deps", "-d", str(python), f"gravity=={importlib.metadata.version('gravity')}")
     requirements = node_requirements() + list(TARGET_MARKED)
