@@ -9,7 +9,8 @@ import time
 import pytest
 import valkey.asyncio as valkey
 
-from gravity_platform.kernel.cache import DenyList, EventLog, RateLimiter
+from gravity_platform.kernel.denylist import DenyList
+from gravity_platform.kernel.ratelimit import EventLog, RateLimiter
 from tests.kernel.conftest import key
 
 # --- rate limiter ----------------------------------------------------------------------------------------------

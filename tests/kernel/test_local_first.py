@@ -10,7 +10,8 @@ import time
 import pytest
 import valkey.asyncio as valkey
 
-from gravity_platform.kernel.cache import DenyList, RateLimiter
+from gravity_platform.kernel.denylist import DenyList
+from gravity_platform.kernel.ratelimit import RateLimiter
 from gravity_platform.services.users.cache import ProfileCache
 from tests.kernel.conftest import key
 

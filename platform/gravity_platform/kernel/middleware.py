@@ -112,7 +112,7 @@ class AuthRateLimitMiddleware:
     then enforces the route's declared permission.
 
     Neither check waits on Valkey: the deny-list and the rate limiter decide from this node's memory, which
-    they keep in step with Valkey and the other nodes in the background (see `gravity_platform.kernel.cache`)."""
+    they keep in step with Valkey and the other nodes in the background (`kernel.denylist`, `kernel.ratelimit`)."""
 
     def __init__(self, app: ASGIApp, node: Node) -> None:
         self.app = app

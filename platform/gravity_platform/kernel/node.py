@@ -12,12 +12,14 @@ from typing import Any
 from litestar.types import ASGIApp
 
 from gravity_platform.kernel.bus import Bus, micro_handler
-from gravity_platform.kernel.cache import DenyList, EventLog, RateLimiter, connect
+from gravity_platform.kernel.cache import connect
 from gravity_platform.kernel.crypto import MasterKey
 from gravity_platform.kernel.db import service_password
+from gravity_platform.kernel.denylist import DenyList
 from gravity_platform.kernel.observability import Metrics
 from gravity_platform.kernel.outbox import OutboxRelay
 from gravity_platform.kernel.plugins import Service, discover, hook_manager, resolve_order
+from gravity_platform.kernel.ratelimit import EventLog, RateLimiter
 from gravity_platform.kernel.security import DEFAULT_ROLE_PERMISSIONS, JwksCache, TokenVerifier
 from gravity_platform.kernel.settings import GravitySettings
 
