@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -53,34 +54,34 @@ async def first_migration(kernel_stack: DevStack, kernel_key: MasterKey,
     return await migrate(kernel_stack.endpoints.postgres_dsn, all_services, kernel_key)
 
 
-@pytest.fixture
-async def client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
-    """A Valkey client on the session stack."""
-    connection = connect(stack.valkey_url, timeout=1.0)
+@asynccontextmanager
+async def _valkey(url: str, timeout: float) -> AsyncIterator[valkey.Valkey]:
+    connection = connect(url, timeout=timeout)
     try:
         yield connection
     finally:
         await connection.aclose()
+
+
+@pytest.fixture
+async def client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
+    """A Valkey client on the session stack."""
+    async with _valkey(stack.valkey_url, 1.0) as connection:
+        yield connection
 
 
 @pytest.fixture
 async def other_node_client(stack: StackEndpoints) -> AsyncIterator[valkey.Valkey]:
     """A second client on the same Valkey, as another node would have."""
-    connection = connect(stack.valkey_url, timeout=1.0)
-    try:
+    async with _valkey(stack.valkey_url, 1.0) as connection:
         yield connection
-    finally:
-        await connection.aclose()
 
 
 @pytest.fixture
 async def unreachable() -> AsyncIterator[valkey.Valkey]:
     """A client for a Valkey that is not there (a closed local port)."""
-    connection = connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
-    try:
+    async with _valkey(f"redis://127.0.0.1:{free_port()}/0", 0.2) as connection:
         yield connection
-    finally:
-        await connection.aclose()
 
 
 def key() -> str:

@@ -120,33 +120,6 @@ async def test_deny_list_falls_back_per_node(unreachable: valkey.Valkey) -> None
     assert not await there.is_denied(key(), None, sub, now), "expired local entries are ignored"
 
 
-async def test_rate_limit_unless_denied(client: valkey.Valkey) -> None:
-    limiter, denials = RateLimiter(client), DenyList(client)
-    jti, sub, name = key(), key(), key()
-    now = int(time.time())
-    decision = await limiter.hit_unless_denied(name, 2, denials, jti=jti, sid=None, sub=sub, issued_at=now)
-    assert decision is not None
-    assert decision.allowed
-    await denials.deny("jti", jti, 60)
-    assert await limiter.hit_unless_denied(name, 2, denials, jti=jti, sid=None, sub=sub, issued_at=now) is None
-    assert (await limiter.hit(name, 2)).allowed, "a denied token's request was not counted"
-    assert not (await limiter.hit(name, 2)).allowed
-
-
-async def test_rate_limit_unless_denied_without_valkey(unreachable: valkey.Valkey) -> None:
-    limiter, denials = RateLimiter(unreachable), DenyList(unreachable)
-    jti, sub, name = key(), key(), key()
-    now = int(time.time())
-    first = await limiter.hit_unless_denied(name, 1, denials, jti=jti, sid=None, sub=sub, issued_at=now)
-    assert first is not None
-    assert first.allowed
-    await denials.deny("sub", sub, 60, cutoff=now + 1)
-    assert await limiter.hit_unless_denied(name, 1, denials, jti=key(), sid=None, sub=sub, issued_at=now) is None
-
-
-# --- event log (sign-in throttling) ------------------------------------------------------------------------------
-
-
 async def test_event_log_counts_exactly(client: valkey.Valkey, other_node_client: valkey.Valkey) -> None:
     here, there, name = EventLog(client), EventLog(other_node_client), key()
     for _ in range(3):

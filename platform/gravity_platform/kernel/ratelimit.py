@@ -17,7 +17,6 @@ import valkey.asyncio as valkey
 from valkey.exceptions import ValkeyError
 
 from gravity_platform.kernel.cache import Degradation
-from gravity_platform.kernel.denylist import DenyList
 
 log = logging.getLogger("gravity.ratelimit")
 
@@ -42,17 +41,6 @@ if cost > 0 then redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - n
 return {1, math.floor((now - allow_at) / interval), 0}
 """
 """GCRA in one atomic step: the key holds the theoretical arrival time (ms) of the next request."""
-
-_UNLESS_DENIED = """
-local issued = tonumber(ARGV[5])
-for i = 2, #KEYS do
-  local marker = tonumber(redis.call('GET', KEYS[i]))
-  if marker and issued < marker then return {-1, 0, 0} end
-end
-""" + _GCRA
-"""The deny-list check of a token (KEYS[2..], issued-at ARGV[5]) then, only if it is not denied, the GCRA step
-of KEYS[1]: what `DenyList.is_denied` and `RateLimiter.hit` do one after the other, in one round trip."""
-
 
 _GCRA_BATCH = """
 local now = tonumber(ARGV[1])
@@ -87,7 +75,7 @@ class RateLimiter:
 
     Two ways of counting, on the same Valkey keys:
 
-    - `hit`/`check`/`hit_unless_denied`: one Valkey round trip each, exact across nodes at any moment (no window
+    - `hit`/`check`: one Valkey round trip each, exact across nodes at any moment (no window
       edges to exploit). For low-volume decisions such as sign-in throttling.
     - `admit` (the per-request limit of the edge): decided from this node's own GCRA state, with no round trip.
       A background task (`start`) sends the hits counted here every `sync_interval` (50 ms) to Valkey in one
@@ -104,7 +92,6 @@ class RateLimiter:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_GCRA)
-        self._unless_denied_script = client.register_script(_UNLESS_DENIED)
         self._batch_script = client.register_script(_GCRA_BATCH)
         self._local: dict[str, float] = {}
         self._buckets: dict[str, _Bucket] = {}
@@ -184,27 +171,6 @@ class RateLimiter:
     async def hit(self, key: str, limit: int, window: int = 60) -> RateDecision:
         """Count one event for `key` and say whether it is within `limit` per `window` seconds."""
         return await self._run(key, limit, window, cost=1)
-
-    async def hit_unless_denied(self, key: str, limit: int, deny_list: DenyList, *, jti: str, sid: str | None,
-                                sub: str, issued_at: int, window: int = 60) -> RateDecision | None:
-        """`deny_list.is_denied(jti, sid, sub, issued_at)`, then — only when the token is not denied —
-        `hit(key, limit, window)`, in one Valkey round trip; None (and nothing counted) when it is denied.
-
-        While Valkey is unreachable this is exactly the two calls one after the other, each with its fallback."""
-        now = time.time() * 1000
-        interval = window * 1000 / limit
-        try:
-            allowed, remaining, wait = await self._unless_denied_script(
-                keys=[f"{self._prefix}:{key}", *deny_list.keys(jti, sid, sub)],
-                args=[now, interval, limit, 1, issued_at])
-        except (ValkeyError, OSError):
-            if await deny_list.is_denied(jti, sid, sub, issued_at):
-                return None
-            return await self.hit(key, limit, window)
-        if int(allowed) < 0:
-            return None
-        retry_after = max(1, math.ceil(float(wait) / 1000)) if not allowed else 0
-        return RateDecision(bool(allowed), int(remaining), retry_after)
 
     async def check(self, key: str, limit: int, window: int = 60) -> RateDecision:
         """Whether one more event for `key` would be allowed, without counting it."""
