@@ -13,6 +13,7 @@ import ipaddress
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,8 +69,8 @@ def _session_lock() -> IO[str]:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.close()
-        pytest.fail(f"another deploy test run holds {handle.name}")
+        print(f"\nwaiting for another deploy test run to release {handle.name}", file=sys.stderr, flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
 
 

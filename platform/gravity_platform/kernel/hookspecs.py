@@ -4,9 +4,15 @@ Every hook states its parameters, what it returns, and whether the first non-Non
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from gravity_platform.services.email.transport import EmailTransport
+    from gravity_platform.services.files.storage import StorageBackend
+    from gravity_platform.services.notifications.push import PushProvider
+    from gravity_platform.services.sms.provider import SmsProvider
 
 PROJECT = "gravity"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -30,6 +36,42 @@ def gravity_role_permissions() -> dict[str, list[str]]:  # type: ignore[empty-bo
     Parameters: none.
     Returns: a mapping of role name to permissions (`service:action`, `service:*` or `*`).
     All results are merged (not first-result)."""
+
+
+@hookspec(firstresult=True)
+def gravity_storage_backend(name: str, options: dict[str, Any]) -> StorageBackend | None:
+    """Provide the files service's storage backend called `name` (its `storage` setting, e.g. `"local"`, `"s3"`).
+
+    Parameters: `name` the backend the operator chose; `options` that backend's settings
+    (`[service.files.storage_options]` in gravity.toml, or GRAVITY_SERVICE__FILES__STORAGE_OPTIONS__*).
+    Returns: a `StorageBackend` if `name` is yours, else None. First result wins."""
+
+
+@hookspec(firstresult=True)
+def gravity_email_transport(name: str, options: dict[str, Any]) -> EmailTransport | None:
+    """Provide the email service's transport called `name` (its `transport` setting, e.g. `"smtp"`).
+
+    Parameters: `name` the transport the operator chose; `options` that transport's settings
+    (`[service.email.transport_options]`).
+    Returns: an `EmailTransport` if `name` is yours, else None. First result wins."""
+
+
+@hookspec(firstresult=True)
+def gravity_sms_provider(name: str, options: dict[str, Any]) -> SmsProvider | None:
+    """Provide the SMS service's provider called `name` (its `provider` setting, e.g. `"outbox"`, `"twilio"`).
+
+    Parameters: `name` the provider the operator chose; `options` that provider's settings
+    (`[service.sms.provider_options]`).
+    Returns: an `SmsProvider` if `name` is yours, else None. First result wins."""
+
+
+@hookspec(firstresult=True)
+def gravity_push_provider(name: str, options: dict[str, Any]) -> PushProvider | None:
+    """Provide the notifications service's push provider called `name` (e.g. `"webpush"`).
+
+    Parameters: `name` the provider the operator chose (`[service.notifications] push_provider`);
+    `options` its settings (`[service.notifications.push_options]`).
+    Returns: a `PushProvider` if `name` is yours, else None. First result wins."""
 
 
 def documented_hooks() -> dict[str, Any]:
