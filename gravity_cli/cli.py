@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from gravity_cli import __version__
 from gravity_cli.application import Application
-from gravity_cli.commands import app_of, auth, deploy, dev, login, migrate, openapi, serve, status, users
+from gravity_cli.commands import app_of, auth, deploy, dev, keys, login, migrate, openapi, serve, status, users
 from gravity_cli.errors import CLIError, describe
 
 
@@ -83,5 +83,5 @@ def root(
     ctx.obj = app
 
 
-for group in (dev, serve, migrate, status, login, users, auth, openapi, deploy):
+for group in (dev, serve, migrate, status, login, users, auth, keys, openapi, deploy):
     cli.add_typer(group.cli)

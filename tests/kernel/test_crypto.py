@@ -123,3 +123,28 @@ def test_bad_key_files(tmp_path: Path) -> None:
         MasterKey.from_file(short)
     with pytest.raises(MasterKeyError):
         MasterKey(b"\x00" * 31)
+
+
+def test_a_retired_key_still_opens_what_it_sealed(tmp_path: Path) -> None:
+    old, new = MasterKey.generate(), MasterKey.generate()
+    sealed = old.seal(b"secret", b"aad")
+    rotated = old.succeeded_by(new)
+    path = tmp_path / "master.key"
+    path.write_text(rotated.file_text())
+    reread = MasterKey.from_file(path)
+    assert reread.key_id == new.key_id
+    assert [key.key_id for key in reread.previous] == [old.key_id]
+    assert reread.open(sealed, b"aad") == b"secret"
+    assert not reread.is_current(sealed)
+    rewrapped = reread.rewrap(sealed)
+    assert reread.is_current(rewrapped)
+    assert new.open(rewrapped, b"aad") == b"secret"
+    with pytest.raises(ValueError, match="another master key"):
+        old.open(rewrapped, b"aad")
+
+
+def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    path.write_text("\n")
+    with pytest.raises(MasterKeyError, match="empty"):
+        MasterKey.from_file(path)

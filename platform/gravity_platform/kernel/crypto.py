@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -36,23 +37,50 @@ def generate_master_key_file(path: Path) -> None:
 
 
 class MasterKey:
-    """Wraps per-record data keys; never stored in the database."""
+    """Wraps per-record data keys; never stored in the database.
 
-    def __init__(self, key: bytes) -> None:
+    `previous` are retired master keys kept (after `gravity keys rotate-master`) only to open values that were
+    sealed under them; everything new is sealed, and every sub-key derived, under the current key."""
+
+    def __init__(self, key: bytes, previous: Sequence[MasterKey] = ()) -> None:
         if len(key) != KEY_BYTES:
             raise MasterKeyError("the master key must be 32 bytes (base64url encoded in its file)")
         self._key = key
         self.key_id = hashlib.sha256(b"gravity-master-key-id" + key).hexdigest()[:8]
+        self.previous = tuple(previous)
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        """A new random key."""
+        return cls(secrets.token_bytes(KEY_BYTES))
 
     @classmethod
     def from_file(cls, path: Path) -> MasterKey:
-        """Read the key from a file or systemd credential."""
+        """Read the key from a file or systemd credential: the current key on the first line, retired ones after."""
         try:
-            return cls(_unb64(path.read_text().strip()))
+            lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            if not lines:
+                raise ValueError("the file is empty")
+            keys = [_unb64(line) for line in lines]
+            return cls(keys[0], [cls(key) for key in keys[1:]])
         except FileNotFoundError:
             raise MasterKeyError(f"no master key at {path}") from None
         except (OSError, ValueError) as error:
             raise MasterKeyError(f"cannot read the master key at {path}: {error}") from None
+
+    def file_text(self) -> str:
+        """What `from_file` reads back: this key, then the retired ones."""
+        return "".join(_b64(key._key) + "\n" for key in (self, *self.previous))
+
+    def succeeded_by(self, new: MasterKey) -> MasterKey:
+        """`new` as the current key, with this one (and its own retired keys) kept for opening old values."""
+        return MasterKey(new._key, [MasterKey(self._key), *self.previous])
+
+    def _by_id(self, key_id: str) -> MasterKey:
+        for key in (self, *self.previous):
+            if key.key_id == key_id:
+                return key
+        raise ValueError("sealed with another master key")
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
         """A sub-key for one purpose (HMAC-SHA256 of the purpose), so one secret serves many without reuse."""
@@ -76,23 +104,28 @@ class MasterKey:
         """Decrypt what `seal` produced; raises ValueError on tampering or a wrong key."""
         try:
             version, key_id, wrapped, body = sealed.split(".")
-            if version != _VERSION or key_id != self.key_id:
-                raise ValueError("sealed with another master key")
+            if version != _VERSION:
+                raise ValueError("sealed in an unknown format")
             raw_wrap, raw_body = _unb64(wrapped), _unb64(body)
-            data_key = AESGCM(self._key).decrypt(raw_wrap[:12], raw_wrap[12:], key_id.encode())
+            data_key = AESGCM(self._by_id(key_id)._key).decrypt(raw_wrap[:12], raw_wrap[12:], key_id.encode())
             return AESGCM(data_key).decrypt(raw_body[:12], raw_body[12:], aad)
         except ValueError:
             raise
         except Exception as error:
             raise ValueError("cannot open sealed value") from error
 
-    def rewrap(self, sealed: str, new: MasterKey) -> str:
-        """Re-wrap a sealed value's data key under a new master key without touching its ciphertext."""
+    def is_current(self, sealed: str) -> bool:
+        """Whether `sealed` is wrapped under the current key (and so needs no re-wrapping)."""
+        return sealed.split(".")[1:2] == [self.key_id]
+
+    def rewrap(self, sealed: str, new: MasterKey | None = None) -> str:
+        """Re-wrap a sealed value's data key under `new` (default: the current key), leaving its ciphertext as is.
+
+        The value may be wrapped under this key or any retired one."""
+        target = new or self
         version, key_id, wrapped, body = sealed.split(".")
-        if key_id != self.key_id:
-            raise ValueError("sealed with another master key")
         raw_wrap = _unb64(wrapped)
-        data_key = AESGCM(self._key).decrypt(raw_wrap[:12], raw_wrap[12:], key_id.encode())
+        data_key = AESGCM(self._by_id(key_id)._key).decrypt(raw_wrap[:12], raw_wrap[12:], key_id.encode())
         nonce = secrets.token_bytes(12)
-        rewrapped = AESGCM(new._key).encrypt(nonce, data_key, new.key_id.encode())
-        return ".".join([version, new.key_id, _b64(nonce + rewrapped), body])
+        rewrapped = AESGCM(target._key).encrypt(nonce, data_key, target.key_id.encode())
+        return ".".join([version, target.key_id, _b64(nonce + rewrapped), body])

@@ -41,7 +41,9 @@ class Service(InitPlugin):
 
     Class attributes: `name`, `port` (when run alone), `description`, `requires` (services it calls),
     `route_prefixes` (HTTP paths it owns, so a gateway elsewhere can route to it), `settings_model`,
-    `database` (its ServiceDatabase) and `migrations_module` (dotted path of its Piccolo migrations)."""
+    `database` (its ServiceDatabase), `migrations_module` (dotted path of its Piccolo migrations) and
+    `sealed_columns` (`(table, column)` pairs holding values sealed with the master key, re-wrapped when the
+    master key is rotated)."""
 
     name: ClassVar[str]
     port: ClassVar[int]
@@ -53,6 +55,7 @@ class Service(InitPlugin):
     database: ClassVar[ServiceDatabase | None] = None
     migrations_module: ClassVar[str | None] = None
     tables: ClassVar[tuple[type[Any], ...]] = ()
+    sealed_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self) -> None:
         self._node: Node | None = None

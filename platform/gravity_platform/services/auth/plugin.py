@@ -34,6 +34,8 @@ class AuthService(Service):
     database = DB
     migrations_module = "gravity_platform.services.auth.piccolo_migrations"
     tables = TABLES
+    sealed_columns = (("signing_key", "private_sealed"), ("credential", "mfa_secret"),
+                      ("refresh_token", "successor_sealed"))
 
     def __init__(self) -> None:
         super().__init__()
