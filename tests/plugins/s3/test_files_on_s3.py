@@ -1,0 +1,100 @@
+"""End to end: a node whose files service stores on SeaweedFS through this plugin (`storage = "s3"`).
+
+The node runs on a stack of its own: it needs its own master key, and the session stack's database belongs to the
+session's master key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx2
+import pytest
+
+from gravity_platform.devstack import DevStack, StackPorts
+from gravity_platform.kernel.crypto import generate_master_key_file
+from gravity_platform.kernel.migrations import migrate
+from gravity_platform.kernel.node import build_node
+from tests.platform.conftest import new_account
+from tests.platform.harness import RunningNode, make_settings, running_node
+from tests.plugins.s3.s3servers import S3Server
+from tests.plugins.s3.streams import MIB, payload
+
+BUCKET = "gravity-node-files"
+PREFIX = "node/"
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+@pytest.fixture(scope="module")
+async def s3_node(tmp_path_factory: pytest.TempPathFactory, seaweedfs_s3: S3Server) -> AsyncIterator[RunningNode]:
+    """A node with every service, its files on SeaweedFS in 5 MiB parts."""
+    devstack = DevStack(tmp_path_factory.mktemp("s3-devstack"), ports=StackPorts.free(), durable=False)
+    endpoints = await devstack.start()
+    try:
+        key_file = tmp_path_factory.mktemp("s3-secrets") / "master.key"
+        generate_master_key_file(key_file)
+        options = seaweedfs_s3.options(BUCKET, prefix=PREFIX, part_size=5 * MIB, create_bucket=True)
+        settings = make_settings(endpoints, key_file, service={"files": {"storage": "s3", "storage_options": options}})
+        built = build_node(settings)
+        await migrate(settings.database.url, built.services, built.master_key)
+        async with running_node(settings) as running:
+            yield running
+    finally:
+        await devstack.stop()
+
+
+def _bucket(server: S3Server) -> tuple[dict[str, int], list[str]]:
+    """The objects under the node's prefix (key: size) and its unfinished multipart uploads."""
+    client = server.client()
+    objects = client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("Contents", [])
+    uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix=PREFIX).get("Uploads", [])
+    return {item["Key"]: item["Size"] for item in objects}, [item["Key"] for item in uploads]
+
+
+async def _tus_upload(http: httpx2.AsyncClient, headers: dict[str, str], data: bytes, sizes: list[int]) -> str:
+    created = await http.post("/api/v1/files/tus", headers={**headers, **TUS, "Upload-Length": str(len(data))})
+    assert created.status_code == 201, created.text
+    url = created.headers["location"]
+    offset = 0
+    for size in sizes:
+        answer = await http.patch(url, content=data[offset:offset + size], headers={
+            **headers, **TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+        assert answer.status_code == 204, answer.text
+        offset = int(answer.headers["upload-offset"])
+    assert offset == len(data)
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def test_upload_ranged_download_resumable_upload_and_delete_on_s3(
+        s3_node: RunningNode, seaweedfs_s3: S3Server) -> None:
+    async with httpx2.AsyncClient(base_url=s3_node.url, timeout=120.0) as http:
+        account = await new_account(http, "s3")
+        data = payload(6 * MIB + 123, seed=30)
+        created = await http.post("/api/v1/files", params={"name": "big.bin"}, content=data,
+                                  headers={**account.headers, "Content-Type": "application/octet-stream"})
+        assert created.status_code == 201, created.text
+        file_id = created.json()["id"]
+        objects, uploads = _bucket(seaweedfs_s3)
+        assert list(objects.values()) == [len(data)] and uploads == []
+
+        url = f"/api/v1/files/{file_id}/content"
+        start = 5 * MIB - 10  # across the boundary of the first part
+        part = await http.get(url, headers={**account.headers, "Range": f"bytes={start}-{start + 19}"})
+        assert part.status_code == 206
+        assert part.content == data[start:start + 20]
+        assert part.headers["content-range"] == f"bytes {start}-{start + 19}/{len(data)}"
+        whole = await http.get(url, headers=account.headers)
+        assert whole.status_code == 200 and whole.content == data
+
+        resumable = payload(8 * MIB + 5, seed=31)
+        tus_id = await _tus_upload(http, account.headers, resumable, [1, 3 * MIB, 4 * MIB + 4, 1 * MIB])
+        info = (await http.get(f"/api/v1/files/{tus_id}", headers=account.headers)).json()
+        assert info["size"] == len(resumable)
+        fetched = await http.get(f"/api/v1/files/{tus_id}/content", headers=account.headers)
+        assert fetched.content == resumable
+        objects, uploads = _bucket(seaweedfs_s3)
+        assert sorted(objects.values()) == sorted([len(data), len(resumable)]) and uploads == []
+
+        for gone in (file_id, tus_id):
+            assert (await http.delete(f"/api/v1/files/{gone}", headers=account.headers)).status_code == 204
+            assert (await http.get(f"/api/v1/files/{gone}/content", headers=account.headers)).status_code == 404
+        assert _bucket(seaweedfs_s3) == ({}, [])
