@@ -157,7 +157,7 @@ def test_dev_up_operate_down_up(project: Project) -> None:
 
     status = project.json("dev", "status", "--root", str(project.root))
     pids = [status["pid"], *status["processes"].values()]
-    assert set(status["processes"]) == {"node", "postgres", "nats", "valkey"}
+    assert set(status["processes"]) == {"node", "postgres", "nats", "valkey", "mail"}
     project.run("dev", "down", "--root", str(project.root))
     deadline = time.monotonic() + 10
     while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:

@@ -48,7 +48,7 @@ async def test_sigkill_of_the_supervisor_leaves_no_server(
     tmp_path: Path, supervisor_argv: list[str], supervisor_env: dict[str, str]
 ) -> None:
     process, state = await _start_supervisor(tmp_path, supervisor_argv, supervisor_env, "sleep", "600")
-    assert set(state.processes) == {"postgres", "nats", "valkey", "node"}
+    assert set(state.processes) == {"postgres", "nats", "valkey", "mail", "node"}
     children = {name: (pid, start_ticks(pid)) for name, pid in state.processes.items()}
     assert all(ticks is not None for _, ticks in children.values())
     process.kill()

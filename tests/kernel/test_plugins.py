@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -124,6 +125,21 @@ def test_every_hookspec_in_the_module_is_listed() -> None:
     specs = {name for name, value in vars(hookspecs).items()
              if callable(value) and hasattr(value, f"{hookspecs.PROJECT}_spec")}
     assert specs == set(documented_hooks())
+
+
+def test_every_hook_is_in_the_plugin_guide() -> None:
+    """docs/plugins.md has a section per hook naming each parameter and whether the first result wins."""
+    guide = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    sections = {part.partition("`")[0]: part for part in guide.split("\n### `")[1:]}
+    for name, hook in documented_hooks().items():
+        assert name in sections, f"docs/plugins.md has no section for the hook {name}"
+        section = sections[name]
+        for parameter in inspect.signature(hook).parameters:
+            assert f"`{parameter}`" in section, f"docs/plugins.md does not explain {name}'s {parameter!r}"
+        first_result = getattr(hook, f"{hookspecs.PROJECT}_spec")["firstresult"]
+        expected = "first result wins" if first_result else "all results are collected"
+        assert expected in " ".join(section.lower().split()), f"docs/plugins.md should say of {name}: {expected}"
+    assert set(sections) <= set(documented_hooks()), "docs/plugins.md documents a hook that does not exist"
 
 
 class _Support:

@@ -34,6 +34,8 @@ def make_settings(stack: StackEndpoints, key_file: Path, **overrides: Any) -> Gr
         "valkey": {"url": stack.valkey_url}, "master_key_file": key_file, "project_dir": key_file.parent,
         "log_json": False, "gateway": gateway, "public_url": "http://gravity.test",
     }
+    services = overrides.pop("service", {})
+    base["service"] = {**services, "email": {**stack.email_settings(), **services.get("email", {})}}
     base.update(overrides)
     return GravitySettings(**base)
 

@@ -23,3 +23,12 @@ async def test_quickstart(node: RunningNode) -> None:
         out, err = await process.communicate()
         assert process.returncode == 0, err.decode()
         assert expected in out.decode() and f"signed in as {email}" in out.decode()
+
+
+def test_webhook_email_plugin_is_found_through_its_entry_point() -> None:
+    """examples/webhook-email is installed and discovered; tests/platform/email/test_webhook_plugin.py sends
+    mail through it."""
+    from gravity_platform.kernel.plugins import discover
+
+    _, hook_plugins = discover()
+    assert "gravity_webhook_email.hooks" in [getattr(plugin, "__name__", "") for plugin in hook_plugins]

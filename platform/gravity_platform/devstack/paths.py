@@ -16,9 +16,9 @@ TRAVERSE_ONLY_MODE = 0o711
 class StackPaths:
     """Where a dev stack keeps its data, logs, secrets and run-time files.
 
-    ``root/data/{postgres,nats,valkey}`` hold the servers' data, ``root/logs/<name>.log`` one log per
-    process, ``root/secrets/`` generated credentials and the config files that contain them,
-    ``root/run/`` locks and pid records, and ``root/stack.json`` the supervisor's state.
+    ``root/data/{postgres,nats,valkey,mail}`` hold the servers' data (``mail``: caught email),
+    ``root/logs/<name>.log`` one log per process, ``root/secrets/`` generated credentials and the config files
+    that contain them, ``root/run/`` locks and pid records, and ``root/stack.json`` the supervisor's state.
     """
 
     root: Path
@@ -43,6 +43,11 @@ class StackPaths:
     @property
     def valkey_data(self) -> Path:
         return self.data / "valkey"
+
+    @property
+    def mail_data(self) -> Path:
+        """The dev mail catcher's messages (see :mod:`.mailbox`)."""
+        return self.data / "mail"
 
     @property
     def logs(self) -> Path:

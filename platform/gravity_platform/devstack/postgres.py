@@ -25,6 +25,9 @@ logger = logging.getLogger("gravity.devstack")
 
 _CREATE_DATABASE = f'CREATE DATABASE "{DATABASE}"'
 _FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+MAX_CONNECTIONS = 200
+"""Room for every built-in service role's connection limit (20 each) plus administrators; PostgreSQL's default
+of 100 no longer fits six services with a database."""
 
 
 class PostgresServer(Server):
@@ -58,7 +61,8 @@ class PostgresServer(Server):
             _chown_tree(self.paths.postgres_data, self.run_as)
 
     def command(self) -> list[str]:
-        settings = [f"listen_addresses={HOST}", "unix_socket_directories=", "password_encryption=scram-sha-256"]
+        settings = [f"listen_addresses={HOST}", "unix_socket_directories=", "password_encryption=scram-sha-256",
+                    f"max_connections={MAX_CONNECTIONS}"]
         if not self.durable:
             settings.extend(_FAST_SETTINGS)
         options = [arg for setting in settings for arg in ("-c", setting)]

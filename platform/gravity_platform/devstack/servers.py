@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -183,6 +184,34 @@ class ValkeyServer(Server):
             raise NotReadyError(str(exc)) from exc
         finally:
             await client.aclose()
+
+
+class MailCatcherServer(Server):
+    """The catcher as one of the dev stack's servers (started with PostgreSQL, NATS and Valkey)."""
+
+    name = "mail"
+
+    async def prepare(self) -> None:
+        self.paths.mail_data.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gravity_platform.devstack.catcher", "--port", str(self.port),
+                "--dir", str(self.paths.mail_data)]
+
+    async def probe(self) -> None:
+        reader, writer = await asyncio.open_connection(HOST, self.port)
+        try:
+            greeting = await reader.readline()
+            writer.write(b"QUIT\r\n")
+            await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        if not greeting.startswith(b"220"):
+            raise NotReadyError("no SMTP greeting yet")
+
+    async def initialize(self) -> None:
+        """Nothing to create."""
 
 
 def _quote(value: str) -> str:

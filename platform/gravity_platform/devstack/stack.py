@@ -1,5 +1,5 @@
-"""DevStack: PostgreSQL, NATS (JetStream) and Valkey started concurrently under one supervisor, plus extra
-managed processes, all stopped together."""
+"""DevStack: PostgreSQL, NATS (JetStream), Valkey and the dev mail catcher started concurrently under one
+supervisor, plus extra managed processes, all stopped together."""
 
 from __future__ import annotations
 
@@ -20,15 +20,16 @@ from .paths import StackPaths
 from .pids import reap_leftovers, record_children
 from .postgres import PostgresServer
 from .process import ManagedProcess, start_process
-from .servers import NatsServer, Server, ValkeyServer, wait_ready
+from .servers import MailCatcherServer, NatsServer, Server, ValkeyServer, wait_ready
 
 logger = logging.getLogger("gravity.devstack")
 
-_RESERVED_NAMES = frozenset({"postgres", "nats", "valkey", "initdb", "supervisor"})
+_RESERVED_NAMES = frozenset({"postgres", "nats", "valkey", "mail", "initdb", "supervisor"})
 
 
 class DevStack:
-    """The embedded PostgreSQL, NATS with JetStream and Valkey of one project folder.
+    """The embedded PostgreSQL, NATS with JetStream and Valkey of one project folder, and a mail catcher (SMTP
+    on 127.0.0.1 keeping every message under ``root/data/mail``, see :mod:`.mailbox`).
 
     Everything binds 127.0.0.1 with generated credentials kept in ``root/secrets``; data lives in
     ``root/data`` across restarts and each process logs to ``root/logs/<name>.log``. ``durable=False``
@@ -63,7 +64,7 @@ class DevStack:
         return {process.name: process for process in (*self._engines, *self._extras)}
 
     async def start(self) -> StackEndpoints:
-        """Start the three servers concurrently and return once each answers real requests.
+        """Start the four servers concurrently and return once each answers real requests.
 
         Raises :class:`PortInUseError` if a port is taken, :class:`StackBusyError` if another stack runs in
         the same folder and :class:`ServerStartError` if a server exits or does not answer in time; no
@@ -76,12 +77,14 @@ class DevStack:
         self._lock.acquire("a dev stack")
         try:
             await reap_leftovers(self.paths.children_file)
+            self.ports = self.ports.with_mail_port()
             self.ports.ensure_free()
             secrets = StackSecrets.load_or_create(self.paths.secrets)
             servers: list[Server] = [
                 PostgresServer(self.paths, self.ports.postgres, secrets, durable=self.durable),
                 NatsServer(self.paths, self.ports.nats, secrets, durable=self.durable),
                 ValkeyServer(self.paths, self.ports.valkey, secrets, durable=self.durable),
+                MailCatcherServer(self.paths, self.ports.mail, secrets, durable=self.durable),
             ]
             results = await asyncio.gather(*(self._start_server(s) for s in servers), return_exceptions=True)
             failures = [result for result in results if isinstance(result, BaseException)]
@@ -90,7 +93,7 @@ class DevStack:
         except BaseException:
             await self.stop()
             raise
-        self._endpoints = StackEndpoints.build(self.ports, secrets)
+        self._endpoints = StackEndpoints.build(self.ports, secrets, mail_dir=self.paths.mail_data)
         logger.info("dev stack ready in %.2f s (%s)", time.perf_counter() - began, self._describe_ports())
         return self._endpoints
 

@@ -59,7 +59,7 @@ async def _run(paths: StackPaths, ports: StackPorts, command: Sequence[str], dur
         if command:
             await stack.spawn(NODE, list(command), env=endpoints.as_env())
         processes = {name: process.pid for name, process in stack.processes.items()}
-        state = state.advance("ready", endpoints=endpoints, processes=processes)
+        state = state.advance("ready", endpoints=endpoints, ports=endpoints.ports, processes=processes)
         write_state(state)
         exited = await _unless_stopped(stack.wait_for_exit(), stop)
         write_state(state.advance("stopping"))

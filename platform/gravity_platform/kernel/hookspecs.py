@@ -26,7 +26,8 @@ def gravity_auth_token_sender(kind: str, email: str, token: str, link: str) -> b
     Parameters: `kind` is `"verify-email"` or `"password-reset"`; `email` the recipient; `token` the
     single-use secret; `link` the public URL that carries it.
     Returns: True once delivered. First result wins: the first implementation that returns a value
-    ends the call. With none installed, the auth service writes the link to its log (dev only)."""
+    ends the call. With none installed, the auth service queues the email with the email service (`email.send`,
+    on any node), and writes the link to its log (dev only) when no email service takes it."""
 
 
 @hookspec

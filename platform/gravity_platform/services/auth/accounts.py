@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import uuid
@@ -12,7 +13,8 @@ import asyncpg
 import pyotp
 
 from gravity_platform.kernel import audit
-from gravity_platform.kernel.errors import ConflictError, UnauthorizedError, UnprocessableError
+from gravity_platform.kernel.db import CONNECTION_ERRORS
+from gravity_platform.kernel.errors import ConflictError, GravityError, UnauthorizedError, UnprocessableError
 from gravity_platform.kernel.outbox import add_event
 from gravity_platform.services.auth.passwords import check_password, hash_password, verify_password
 from gravity_platform.services.auth.sessions import token_hash, utcnow
@@ -25,6 +27,19 @@ log = logging.getLogger("gravity.auth")
 
 VERIFY_EMAIL = "verify-email"
 PASSWORD_RESET = "password-reset"  # noqa: S105
+
+
+def token_mail(kind: str, link: str, ttl: int) -> tuple[str, str]:
+    """Subject and text of an account email carrying `link`."""
+    amount, unit = (round(ttl / 3600), "hour") if ttl >= 3600 else (max(1, round(ttl / 60)), "minute")
+    expiry = f"The link works once and expires in {amount} {unit}{'s' if amount != 1 else ''}."
+    if kind == VERIFY_EMAIL:
+        return "Confirm your email address", (
+            f"Please confirm your email address by opening this link:\n\n{link}\n\n{expiry}\n"
+            "If you did not create an account, ignore this email.\n")
+    return "Reset your password", (
+        f"Someone asked to reset the password of your account. To choose a new one, open this link:\n\n{link}\n\n"
+        f"{expiry}\nIf it was not you, ignore this email: your password stays as it is.\n")
 
 
 class Accounts:
@@ -62,21 +77,40 @@ class Accounts:
         return profile
 
     async def send_token(self, user_id: str, email: str, kind: str) -> None:
-        """Create a single-use token and hand it to the token sender hook (or the dev log)."""
+        """Create a single-use token and deliver its link: through a `gravity_auth_token_sender` plugin if one
+        takes it, else through the email service (on any node); only when neither can, to the dev log."""
         token = secrets.token_urlsafe(32)
-        expires = utcnow() + timedelta(seconds=self.service.settings.account_token_ttl)
-        await AccountToken.insert(AccountToken(id=str(uuid.uuid4()), user_id=user_id, kind=kind,
-                                               token_hash=token_hash(token), expires_at=expires))
+        token_id = str(uuid.uuid4())
+        ttl = self.service.settings.account_token_ttl
+        await AccountToken.insert(AccountToken(id=token_id, user_id=user_id, kind=kind, token_hash=token_hash(token),
+                                               expires_at=utcnow() + timedelta(seconds=ttl)))
         link = f"{self.service.node.settings.public_url}/{kind}?token={token}"
         delivered = self.service.node.hooks.hook.gravity_auth_token_sender(kind=kind, email=email, token=token,
                                                                             link=link)
-        if delivered:
+        if delivered or await self._email_token(kind, email, link, token_id, ttl):
             return
         if self.service.node.settings.environment == "dev":
-            log.warning("no email sender installed; dev link follows", extra={"kind": kind, "email": email,
+            log.warning("no email sender reachable; dev link follows", extra={"kind": kind, "email": email,
                                                                                 "link": link})
         else:
-            log.error("no email sender installed: an account email could not be sent", extra={"kind": kind})
+            log.error("no email sender reachable: an account email could not be sent", extra={"kind": kind})
+
+    async def _email_token(self, kind: str, email: str, link: str, token_id: str, ttl: int) -> bool:
+        """Queue the account email with the email service; False if no email service can take it."""
+        subject, text = token_mail(kind, link, ttl)
+        request = {"to": [email], "subject": subject, "text": text, "idempotency_key": f"auth:{kind}:{token_id}",
+                   "metadata": {"source": "auth", "kind": kind}}
+        try:
+            await self.service.node.bus.request("email", "send", json.dumps(request).encode(), timeout=5.0)
+        except GravityError as error:
+            log.warning("the email service did not take an account email",
+                        extra={"kind": kind, "error": error.detail, "status": error.status})
+            return False
+        except CONNECTION_ERRORS as error:
+            log.warning("the email service could not queue an account email", extra={"kind": kind,
+                                                                                     "error": repr(error)})
+            return False
+        return True
 
     async def consume_token(self, token: str, kind: str) -> str:
         """Mark a single-use token used and return its user ID; 422 if it is unknown, used or expired."""
