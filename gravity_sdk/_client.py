@@ -11,6 +11,10 @@ from ._base_client import AsyncAPIClient, SyncAPIClient
 from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._types import TimeoutTypes
 from .resources.auth import AsyncAuth, Auth
+from .resources.email import AsyncEmails, Emails
+from .resources.files import AsyncFiles, Files
+from .resources.notifications import AsyncNotifications, Notifications
+from .resources.sms import AsyncSms, Sms
 from .resources.users import AsyncUsers, Users
 
 __all__ = ["AsyncGravity", "Gravity"]
@@ -32,6 +36,10 @@ class Gravity(SyncAPIClient):
 
     auth: Auth
     users: Users
+    files: Files
+    email: Emails
+    notifications: Notifications
+    sms: Sms
 
     def __init__(
         self,
@@ -59,6 +67,10 @@ class Gravity(SyncAPIClient):
         )
         self.auth = Auth(self)
         self.users = Users(self)
+        self.files = Files(self)
+        self.email = Emails(self)
+        self.notifications = Notifications(self)
+        self.sms = Sms(self)
 
 
 class AsyncGravity(AsyncAPIClient):
@@ -69,6 +81,10 @@ class AsyncGravity(AsyncAPIClient):
 
     auth: AsyncAuth
     users: AsyncUsers
+    files: AsyncFiles
+    email: AsyncEmails
+    notifications: AsyncNotifications
+    sms: AsyncSms
 
     def __init__(
         self,
@@ -96,3 +112,7 @@ class AsyncGravity(AsyncAPIClient):
         )
         self.auth = AsyncAuth(self)
         self.users = AsyncUsers(self)
+        self.files = AsyncFiles(self)
+        self.email = AsyncEmails(self)
+        self.notifications = AsyncNotifications(self)
+        self.sms = AsyncSms(self)

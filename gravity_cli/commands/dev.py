@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gravity_cli.commands import app_of
+from gravity_cli.commands import app_of, devmail, devsms
 from gravity_cli.config import redact
 from gravity_cli.devproject import DevConfig, DevProject, port_is_free
 from gravity_cli.errors import CLIError
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from gravity_cli.devnode import FirstAdmin
 
 cli = typer.Typer(name="dev", help="Run Gravity locally: up, down, status, logs, reset.", no_args_is_help=True)
+cli.add_typer(devmail.cli)
+cli.add_typer(devsms.cli)
 
 DEFAULT_ADMIN_EMAIL = "admin@gravity.local"
 RootOption = Annotated[
@@ -49,8 +51,9 @@ def up(
                                              help="Port of the node (default: the last one used, else 8080).",
                                              show_default=False)] = None,
     stack_ports: Annotated[str | None, typer.Option(
-        "--stack-ports", envvar="GRAVITY_DEV_STACK_PORTS", metavar="PG,NATS,VALKEY",
-        help="Ports of the embedded servers, or 'free' (default: the last ones used, else 55432,54222,56379).",
+        "--stack-ports", envvar="GRAVITY_DEV_STACK_PORTS", metavar="PG,NATS,VALKEY[,MAIL]",
+        help="Ports of the embedded servers, or 'free' (default: the last ones used, else 55432,54222,56379; "
+             "the mail catcher takes a free port unless MAIL is given).",
         show_default=False)] = None,
     admin_email: Annotated[str, typer.Option("--admin-email", envvar="GRAVITY_DEV_ADMIN_EMAIL",
                                              help="Email of the first admin.")] = DEFAULT_ADMIN_EMAIL,
@@ -103,6 +106,7 @@ def _report(app: Application, project: DevProject, config: DevConfig, admin: Fir
         app.info(f"The dev stack in {project.root} is {state_word}.")
     app.print_text(f"Gravity is running at {config.url}")
     app.print_text(f"  API docs  {config.url}/docs")
+    app.print_text("  mail      caught, never delivered: `gravity dev mail`")
     if admin is not None:
         app.print_text(f"  admin     {admin.email}")
         app.print_text(f"  password  {admin.password}")
@@ -170,7 +174,7 @@ def _ready(url: str) -> bool:
 @cli.command()
 def logs(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="A process: node, postgres, nats, valkey, supervisor.",
+    name: Annotated[str | None, typer.Argument(help="A process: node, postgres, nats, valkey, mail, supervisor.",
                                                show_default=False)] = None,
     root: RootOption = None,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,

@@ -12,20 +12,12 @@ import pytest
 
 from gravity_platform.devstack import StackEndpoints
 from gravity_platform.kernel.admin import admin_node
-from gravity_platform.kernel.crypto import generate_master_key_file
 from gravity_platform.kernel.migrations import migrate
 from gravity_platform.kernel.node import build_node
 from gravity_platform.kernel.settings import GravitySettings
 from tests.platform.harness import RunningNode, make_settings, running_node
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="session")
-def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("secrets") / "master.key"
-    generate_master_key_file(path)
-    return path
 
 
 @pytest.fixture(scope="session")

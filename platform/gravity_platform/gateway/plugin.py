@@ -14,6 +14,8 @@ from litestar.config.cors import CORSConfig
 from litestar.types import ControllerRouterHandler
 
 from gravity_platform.gateway.openapi import SWAGGER_HTML, merged_schema
+from gravity_platform.gateway.realtime import realtime
+from gravity_platform.gateway.streaming import StreamingProxy, streamed_route
 from gravity_platform.kernel.access import CLIENT_KEY, PUBLIC
 from gravity_platform.kernel.forwarding import forward
 from gravity_platform.kernel.plugins import Service
@@ -29,11 +31,18 @@ class GatewayService(Service):
     description = "Public edge: routing, CORS, merged OpenAPI and Swagger UI"
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        handlers: list[ControllerRouterHandler] = [openapi_json, swagger_ui]
+        handlers: list[ControllerRouterHandler] = [openapi_json, swagger_ui, realtime]
         for name, service in sorted(self.node.installed.items()):
             if not self.node.hosts(name) and service.route_prefixes:
-                handlers.append(_forwarding_router(name, service.route_prefixes))
+                handlers.append(_forwarding_router(service, self.streaming))
         return handlers
+
+    def attach(self, node: Any) -> None:
+        super().attach(node)
+        self.streaming = StreamingProxy(node)
+
+    async def stop(self) -> None:
+        await self.streaming.close()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         origins = self.node.settings.gateway.cors_origins
@@ -46,13 +55,17 @@ class GatewayService(Service):
         return super().on_app_init(app_config)
 
 
-def _forwarding_router(service: str, prefixes: tuple[str, ...]) -> Router:
-    paths = [p for prefix in prefixes for p in (prefix, f"{prefix.rstrip('/')}/{{rest:path}}")]
+def _forwarding_router(target: Service, streaming: StreamingProxy) -> Router:
+    service = target.name
+    paths = [p for prefix in target.route_prefixes for p in (prefix, f"{prefix.rstrip('/')}/{{rest:path}}")]
 
     @route(paths, http_method=_METHODS, opt={"permission": PUBLIC}, include_in_schema=False, name=f"fwd-{service}")
-    async def forward_request(request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def forward_request(request: Request[Any, Any, Any]) -> Response[Any]:
         node = request.app.state.node
-        return await forward(node, service, request, str(request.scope.get(CLIENT_KEY, "unknown")))
+        client = str(request.scope.get(CLIENT_KEY, "unknown"))
+        if streamed_route(target, request.method, request.scope["path"]):
+            return await streaming.forward(service, request, client)
+        return await forward(node, service, request, client)
 
     return Router(path="/", route_handlers=[forward_request])
 

@@ -66,6 +66,17 @@ class PayloadTooLargeError(GravityError):
     status, code, title = 413, "payload-too-large", "Request body too large"
 
 
+class QuotaExceededError(PayloadTooLargeError):
+    status, code, title = 413, "quota-exceeded", "Storage quota exceeded"
+
+
+class RangeNotSatisfiableError(GravityError):
+    status, code, title = 416, "range-not-satisfiable", "Range not satisfiable"
+
+    def __init__(self, size: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"The resource has {size} bytes", headers={"Content-Range": f"bytes */{size}"})
+
+
 class UnprocessableError(GravityError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
 
@@ -104,6 +115,7 @@ _STATUS_CODES: dict[int, tuple[str, str]] = {
     409: ("conflict", "Conflict"),
     413: ("payload-too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    416: ("range-not-satisfiable", "Range not satisfiable"),
     429: ("rate-limited", "Too many requests"),
     503: ("unavailable", "Service unavailable"),
 }
@@ -177,6 +189,8 @@ __all__ = [
     "GravityError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "QuotaExceededError",
+    "RangeNotSatisfiableError",
     "RateLimitedError",
     "RemoteError",
     "ServiceUnavailableError",

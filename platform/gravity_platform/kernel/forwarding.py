@@ -5,11 +5,15 @@ through its own app in-process (marked as forwarded, so it is not rate-limited t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response
 
+from gravity_platform.kernel.access import CLIENT_KEY
 from gravity_platform.kernel.bus import bind_request_headers
 from gravity_platform.kernel.errors import GravityError, PayloadTooLargeError, problem_body
 from gravity_platform.kernel.observability import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, trace_headers
@@ -118,3 +122,59 @@ async def _replay(node: Node, envelope: HttpEnvelope) -> HttpReply:
 
     await node.app(scope, receive, send)  # type: ignore[arg-type]
     return HttpReply(status, headers, b"".join(chunks))
+
+
+FORWARDED_CLIENT_HEADER = "x-gravity-forwarded-client"
+FORWARDED_SIGNATURE_HEADER = "x-gravity-forwarded-signature"
+FORWARDED_TTL = 60
+"""Seconds a gateway's signature on a request it proxies over HTTP stays valid."""
+
+
+def _forwarding_mac(node: Node, method: str, path: str, query: bytes, client: str, expires: int) -> str:
+    key = node.master_key.derive("gateway:http-forwarding")
+    message = b"\n".join([method.upper().encode(), path.encode(), query, client.encode(), str(expires).encode()])
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def forwarding_headers(node: Node, method: str, path: str, query: bytes, client: str) -> dict[str, str]:
+    """Headers by which a gateway vouches for a request it proxies over HTTP to another node: the real client
+    address, signed (with a key derived from the master key) together with the method, path and query."""
+    expires = int(time.time()) + FORWARDED_TTL
+    mac = _forwarding_mac(node, method, path, query, client, expires)
+    return {FORWARDED_CLIENT_HEADER: client, FORWARDED_SIGNATURE_HEADER: f"{expires}.{mac}"}
+
+
+class TrustForwardedMiddleware:
+    """On the receiving node: a request a gateway proxied over HTTP and signed counts as forwarded (not
+    rate-limited twice; its client address is the gateway's word). The bearer token is verified here again as
+    usual. Unsigned or wrongly signed requests are treated as any other, and the headers never reach handlers."""
+
+    def __init__(self, app: Any, node: Node) -> None:
+        self.app = app
+        self.node = node
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            client = signature = None
+            for key, value in headers:
+                if key == FORWARDED_CLIENT_HEADER.encode():
+                    client = value.decode("latin-1")
+                elif key == FORWARDED_SIGNATURE_HEADER.encode():
+                    signature = value.decode("latin-1")
+            if client is not None or signature is not None:
+                scope["headers"] = [(k, v) for k, v in headers
+                                    if k not in (FORWARDED_CLIENT_HEADER.encode(), FORWARDED_SIGNATURE_HEADER.encode())]
+                if client is not None and signature is not None and self._valid(scope, client, signature):
+                    scope[FORWARDED_SCOPE_KEY] = True
+                    scope[CLIENT_KEY] = client
+        await self.app(scope, receive, send)
+
+    def _valid(self, scope: Any, client: str, signature: str) -> bool:
+        expires_text, _, mac = signature.partition(".")
+        if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12) \
+                or int(expires_text) < time.time():
+            return False
+        expected = _forwarding_mac(self.node, scope["method"], scope["path"], scope.get("query_string", b""), client,
+                                   int(expires_text))
+        return hmac.compare_digest(expected, mac)

@@ -1,45 +1,43 @@
 """End to end: a node whose files service stores on SeaweedFS through this plugin (`storage = "s3"`).
 
-The node runs on a stack of its own: it needs its own master key, and the session stack's database belongs to the
-session's master key."""
+The node shares the session's PostgreSQL and Valkey (one process serves one database per service) but has a NATS
+server of its own, so no other node answers for its files service."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx2
 import pytest
 
-from gravity_platform.devstack import DevStack, StackPorts
-from gravity_platform.kernel.crypto import generate_master_key_file
+from gravity_platform.devstack import StackEndpoints
 from gravity_platform.kernel.migrations import migrate
 from gravity_platform.kernel.node import build_node
 from tests.platform.conftest import new_account
 from tests.platform.harness import RunningNode, make_settings, running_node
+from tests.platform.support import extra_stack
 from tests.plugins.s3.s3servers import S3Server
 from tests.plugins.s3.streams import MIB, payload
 
 BUCKET = "gravity-node-files"
 PREFIX = "node/"
 TUS = {"Tus-Resumable": "1.0.0"}
+SERVICES = ["gateway", "auth", "users", "files"]
 
 
 @pytest.fixture(scope="module")
-async def s3_node(tmp_path_factory: pytest.TempPathFactory, seaweedfs_s3: S3Server) -> AsyncIterator[RunningNode]:
-    """A node with every service, its files on SeaweedFS in 5 MiB parts."""
-    devstack = DevStack(tmp_path_factory.mktemp("s3-devstack"), ports=StackPorts.free(), durable=False)
-    endpoints = await devstack.start()
-    try:
-        key_file = tmp_path_factory.mktemp("s3-secrets") / "master.key"
-        generate_master_key_file(key_file)
+async def s3_node(tmp_path_factory: pytest.TempPathFactory, stack: StackEndpoints, key_file: Path,
+                  seaweedfs_s3: S3Server) -> AsyncIterator[RunningNode]:
+    """A node with gateway, auth, users and files, its files on SeaweedFS in 5 MiB parts."""
+    async with extra_stack(tmp_path_factory.mktemp("s3-bus")) as bus:
         options = seaweedfs_s3.options(BUCKET, prefix=PREFIX, part_size=5 * MIB, create_bucket=True)
-        settings = make_settings(endpoints, key_file, service={"files": {"storage": "s3", "storage_options": options}})
-        built = build_node(settings)
+        settings = make_settings(stack, key_file, nats={"url": bus.endpoints.nats_url}, node_name="s3-tests",
+                                 service={"files": {"storage": "s3", "storage_options": options}})
+        built = build_node(settings, SERVICES)
         await migrate(settings.database.url, built.services, built.master_key)
-        async with running_node(settings) as running:
+        async with running_node(settings, SERVICES) as running:
             yield running
-    finally:
-        await devstack.stop()
 
 
 def _bucket(server: S3Server) -> tuple[dict[str, int], list[str]]:

@@ -1,7 +1,8 @@
 """Where file bytes live: the storage backend interface (`gravity_storage_backend` hook) and its errors.
 
-Keys are opaque strings the files service chooses (never a user's file name). Every method streams: no
-backend ever holds a whole object in memory."""
+Keys are opaque strings the files service chooses (never a user's file name): ASCII letters, digits, `-`, `_`, `.`
+and `/` separating segments, never a `..` segment. Every method streams: no backend ever holds a whole object in
+memory."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ class StorageBackend(Protocol):
 
     Resumable (tus) uploads arrive in pieces over several requests, possibly on different nodes, so their
     progress lives in a `handle`: a string the backend returns and the files service stores with the upload
-    and passes back on the next call (for local disk a staging path, for S3 the multipart upload state)."""
+    and passes back on the next call (for local disk a staging path, for S3 the multipart upload state).
+
+    An exception raised by the `chunks` iterable passed to `write` means the upload failed: the backend
+    stores nothing (an earlier object under the key stays as it was) and lets the exception propagate."""
 
     name: str
 
@@ -52,8 +56,10 @@ class StorageBackend(Protocol):
     async def append_upload(self, key: str, handle: str, offset: int, chunks: AsyncIterable[bytes]) -> tuple[str, int]:
         """Append `chunks` at `offset` (the bytes received so far); return the new handle and the new offset.
 
-        If the stream breaks midway, whatever was durably stored counts: the returned offset says how much, and
-        the client resumes from there (tus semantics). Raise StorageError only when nothing can be kept."""
+        If the stream breaks midway (`chunks` raises: the client went away, or sent more than the upload's
+        length), whatever was durably stored counts: do not propagate that exception, return the offset of what
+        was kept, and the client resumes from there (tus semantics). Raise StorageError only when nothing can be
+        kept."""
         ...
 
     async def complete_upload(self, key: str, handle: str) -> None:

@@ -1,0 +1,1 @@
+"""Piccolo migrations of the files service."""

@@ -1,0 +1,171 @@
+"""Resumable uploads (tus 1.0) without HTTP: state in PostgreSQL plus the backend's handle, so each PATCH may
+land on any node. An upload's ID becomes its file's ID."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from gravity_platform.kernel.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError
+from gravity_platform.kernel.outbox import add_event
+from gravity_platform.services.files import store
+from gravity_platform.services.files.services import storage_key
+from gravity_platform.services.files.tables import Outbox
+from gravity_platform.services.files.transfer import Digest, clean_name, detect_type
+
+if TYPE_CHECKING:
+    from gravity_platform.services.files.plugin import FilesService
+
+LEASE = timedelta(minutes=10)
+"""How long one PATCH holds an upload without renewing; a node that died mid-PATCH frees it after this."""
+RENEW_EVERY = 120.0
+"""Seconds between lease renewals while a PATCH body streams."""
+_SELECT_UPLOAD = ('SELECT id, owner_id, name, content_type, length, "offset", storage_key, handle FROM upload '
+                  "WHERE id = $1 AND owner_id = $2 AND expires_at > now()")
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """Decode `Upload-Metadata` (`key base64value,key2 ...`); 400 when malformed."""
+    values: dict[str, str] = {}
+    for pair in (header or "").split(","):
+        if not pair.strip():
+            continue
+        key, _, encoded = pair.strip().partition(" ")
+        try:
+            values[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8") if encoded else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise BadRequestError(f"Upload-Metadata value of {key!r} is not base64 UTF-8") from None
+    return values
+
+
+async def _renewing(upload_id: uuid.UUID, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Pass a PATCH body through, renewing the upload's lease now and then, so a long body keeps it."""
+    renewed = time.monotonic()
+    async for chunk in chunks:
+        if time.monotonic() - renewed > RENEW_EVERY:
+            async with store.transaction() as conn:
+                await conn.execute("UPDATE upload SET lease_until = now() + $2::interval WHERE id = $1", upload_id,
+                                   LEASE)
+            renewed = time.monotonic()
+        yield chunk
+
+
+class Resumable:
+    """tus uploads of the files service."""
+
+    def __init__(self, service: FilesService) -> None:
+        self.service = service
+
+    async def create(self, owner: str, length: int, metadata: dict[str, str]) -> str:
+        """Start an upload of `length` bytes (quota reserved now); return its ID."""
+        settings = self.service.settings
+        if length > settings.max_file_size:
+            raise PayloadTooLargeError(f"Files may have at most {settings.max_file_size} bytes")
+        upload_id = str(uuid.uuid4())
+        ttl = timedelta(seconds=settings.tus_upload_ttl)
+        await store.reserve(owner, upload_id, length, settings.quota_bytes, ttl)
+        key = storage_key(upload_id)
+        try:
+            handle = await self.service.storage.begin_upload(key)
+            name = clean_name(metadata.get("filename") or metadata.get("name"))
+            declared = metadata.get("filetype") or metadata.get("content_type") or metadata.get("type")
+            async with store.transaction() as conn:
+                await conn.execute(
+                    'INSERT INTO upload (id, owner_id, name, content_type, length, "offset", storage_key, handle, '
+                    "expires_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, now() + $8::interval)",
+                    uuid.UUID(upload_id), uuid.UUID(owner), name, declared, length, key, handle, ttl)
+        except BaseException:
+            await store.release(upload_id)
+            raise
+        return upload_id
+
+    async def status(self, upload_id: str, owner: str) -> dict[str, Any]:
+        """The upload (its `offset` and `length`); 404 unless it is the caller's and still open."""
+        try:
+            key = uuid.UUID(upload_id)
+        except ValueError:
+            raise NotFoundError("No such upload") from None
+        async with store.transaction() as conn:
+            row = await conn.fetchrow(_SELECT_UPLOAD, key, uuid.UUID(owner))
+        if row is None:
+            raise NotFoundError("No such upload")
+        return dict(row)
+
+    async def _lease(self, upload_id: str, owner: str, offset: int) -> dict[str, Any]:
+        row = await self.status(upload_id, owner)
+        if row["offset"] != offset:
+            raise ConflictError(f"Upload-Offset is {row['offset']}, not {offset}",
+                                headers={"Upload-Offset": str(row["offset"])})
+        async with store.transaction() as conn:
+            leased = await conn.fetchval(
+                'UPDATE upload SET lease_until = now() + $3::interval WHERE id = $1 AND "offset" = $2 '
+                "AND (lease_until IS NULL OR lease_until < now()) RETURNING id", row["id"], offset, LEASE)
+        if leased is None:
+            raise ConflictError("Another request is appending to this upload")
+        return row
+
+    async def append(self, upload_id: str, owner: str, offset: int, chunks: AsyncIterator[bytes]) -> tuple[int, bool]:
+        """Append a PATCH body at `offset`; return the new offset and whether the file is now complete.
+
+        Bytes that arrived before the connection broke are kept: the client asks the offset and resumes."""
+        row = await self._lease(upload_id, owner, offset)
+        try:
+            handle, new_offset = await self.service.storage.append_upload(row["storage_key"], row["handle"], offset,
+                                                                          _renewing(row["id"], chunks))
+        finally:
+            async with store.transaction() as conn:
+                await conn.execute('UPDATE upload SET lease_until = NULL WHERE id = $1', row["id"])
+        new_offset = min(new_offset, row["length"])
+        async with store.transaction() as conn:
+            await conn.execute('UPDATE upload SET "offset" = $2, handle = $3 WHERE id = $1', row["id"], new_offset,
+                               handle)
+        if new_offset == row["length"]:
+            await self._finish({**row, "handle": handle})
+            return new_offset, True
+        return new_offset, False
+
+    async def _finish(self, row: dict[str, Any]) -> None:
+        """Turn a complete upload into a file: the object, its checksum and type, then row and quota at once."""
+        storage, key = self.service.storage, row["storage_key"]
+        upload_id, owner = str(row["id"]), str(row["owner_id"])
+        await store.intend(key)
+        await storage.complete_upload(key, row["handle"])
+        digest = Digest()
+        try:
+            async for _ in digest.tap(storage.read(key)):
+                pass
+            async with store.transaction() as conn:
+                await store.charge(conn, owner, digest.size, self.service.settings.quota_bytes, upload_id)
+                file = {"id": upload_id, "owner_id": owner, "name": row["name"], "size": digest.size,
+                        "sha256": digest.hexdigest, "storage_key": key,
+                        "content_type": detect_type(digest.head, row["name"], row["content_type"])}
+                await store.insert_file(conn, file)
+                await store.claim(conn, key)
+                await conn.execute("DELETE FROM upload WHERE id = $1", row["id"])
+                await add_event(Outbox, "files", "uploaded", {
+                    "file_id": upload_id, "owner_id": owner, "name": file["name"], "size": file["size"],
+                    "content_type": file["content_type"], "sha256": file["sha256"]})
+        except BaseException:
+            await self.service.storage.delete(key)
+            await store.forget(key)
+            await self.terminate_row(row)
+            raise
+        self.service.poke_outbox()
+
+    async def terminate(self, upload_id: str, owner: str) -> None:
+        """Abandon an upload: its staged bytes, row and reservation go."""
+        row = await self.status(upload_id, owner)
+        await self.service.storage.abort_upload(row["storage_key"], row["handle"])
+        await self.terminate_row(row)
+
+    @staticmethod
+    async def terminate_row(row: dict[str, Any]) -> None:
+        """Forget an upload's row and reservation."""
+        async with store.transaction() as conn:
+            await conn.execute("DELETE FROM upload WHERE id = $1", row["id"])
+            await conn.execute("DELETE FROM reservation WHERE id = $1", row["id"])
