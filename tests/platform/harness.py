@@ -65,6 +65,7 @@ async def running_node(settings: GravitySettings, services: Sequence[str] = ()) 
     node = build_node(settings, services)
     app = create_app(node)
     port = free_port()
+    node.http_url = f"http://127.0.0.1:{port}"
     server = _QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
                                          access_log=False, proxy_headers=False))
     task = asyncio.create_task(server.serve())

@@ -37,7 +37,7 @@ class ClientGoneError(Exception):
 
 def streamed_route(service: Service, method: str, path: str) -> bool:
     """Whether `service` wants this request proxied over HTTP rather than NATS."""
-    routes: tuple[tuple[frozenset[str], str], ...] = getattr(service, "streamed_routes", ())
+    routes = service.streamed_routes
     return any(method.upper() in methods and re.match(pattern, path) for methods, pattern in routes)
 
 

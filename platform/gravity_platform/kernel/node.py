@@ -58,6 +58,8 @@ class Node:
         self.bus.add_reconnect_hook(self.resync_deny_list)
         self.app: ASGIApp | None = None
         self.draining = False
+        self.http_url: str | None = None
+        """Where this node serves HTTP, as other nodes reach it (set by whoever serves the app)."""
         self.started_at = time.time()
         for service in self.services:
             service.attach(self)

@@ -43,7 +43,8 @@ class Service(InitPlugin):
     `route_prefixes` (HTTP paths it owns, so a gateway elsewhere can route to it), `settings_model`,
     `database` (its ServiceDatabase), `migrations_module` (dotted path of its Piccolo migrations) and
     `sealed_columns` (`(table, column)` pairs holding values sealed with the master key, re-wrapped when the
-    master key is rotated)."""
+    master key is rotated) and `streamed_routes` (`(methods, path pattern)` pairs whose bodies a gateway on
+    another node streams over HTTP instead of carrying them over NATS; see gateway/streaming.py)."""
 
     name: ClassVar[str]
     port: ClassVar[int]
@@ -56,6 +57,7 @@ class Service(InitPlugin):
     migrations_module: ClassVar[str | None] = None
     tables: ClassVar[tuple[type[Any], ...]] = ()
     sealed_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    streamed_routes: ClassVar[tuple[tuple[frozenset[str], str], ...]] = ()
 
     def __init__(self) -> None:
         self._node: Node | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -45,6 +46,13 @@ def listen_port(node: Node, override: int | None) -> int:
     return node.services[0].port if node.services else node.settings.gateway.port
 
 
+def advertised_host(host: str) -> str:
+    """The name other nodes reach a listener on `host` by: this host's name when it listens everywhere."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard address, not a bind
+        return socket.getfqdn()
+    return f"[{host}]" if ":" in host else host
+
+
 class _DrainingServer(uvicorn.Server):
     """uvicorn, but a stop signal first turns the node not-ready and closes the listener only later."""
 
@@ -78,8 +86,10 @@ async def serve(settings: GravitySettings, services: Sequence[str] = (), *, host
     if auto_migrate:
         await migrate(settings.database.url, node.services, node.master_key)
     app = create_app(node)
+    host, port = host or settings.gateway.host, listen_port(node, port)
+    node.http_url = f"http://{advertised_host(host)}:{port}"
     config = uvicorn.Config(
-        app, host=host or settings.gateway.host, port=listen_port(node, port), log_config=None, access_log=False,
+        app, host=host, port=port, log_config=None, access_log=False,
         timeout_graceful_shutdown=int(settings.drain_timeout), lifespan="on", server_header=False,
         proxy_headers=False,
     )

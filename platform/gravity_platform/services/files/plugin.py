@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -113,15 +112,14 @@ class FilesService(Service):
         return json.dumps({"url": self.advertised_url(), "node": self.node.settings.node_name}).encode()
 
     def advertised_url(self) -> str:
-        """This node's internal HTTP URL (setting `advertise_url`, else the gateway host and the node's port)."""
+        """This node's internal HTTP URL: setting `advertise_url`, else where the node serves HTTP."""
         if self.settings.advertise_url:
             return self.settings.advertise_url.rstrip("/")
-        from gravity_platform.kernel.server import listen_port
+        if self.node.http_url:
+            return self.node.http_url
+        from gravity_platform.kernel.server import advertised_host, listen_port
 
-        host = self.node.settings.gateway.host
-        if host in ("", "0.0.0.0", "::"):  # noqa: S104 - listening everywhere: name this host instead
-            host = socket.getfqdn()
-        return f"http://{host}:{listen_port(self.node, None)}"
+        return f"http://{advertised_host(self.node.settings.gateway.host)}:{listen_port(self.node, None)}"
 
     async def start(self) -> None:
         from gravity_platform.services.files.sweeper import Sweeper
