@@ -88,7 +88,11 @@ async def test_cors_allow_list(stack: StackEndpoints, key_file: Path) -> None:
 
         refused = await client.options("/api/v1/users/me", headers={"Origin": "https://evil.example", **preflight})
         assert "access-control-allow-origin" not in refused.headers
-        assert refused.status_code >= 400
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "urn:gravity:error:cors-refused"
+        assert "Origin" in refused.json()["detail"]
+        assert refused.json()["request_id"] == refused.headers["x-request-id"]
 
         simple = await client.get(PUBLIC_PATH, headers={"Origin": ORIGIN})
         assert simple.headers["access-control-allow-origin"] == ORIGIN

@@ -6,11 +6,18 @@ import ipaddress
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gravity_platform.kernel.access import AUTH_ERROR_KEY, CLIENT_KEY, PRINCIPAL_KEY, enforce_permission
-from gravity_platform.kernel.errors import GravityError, RateLimitedError, UnauthorizedError
+from gravity_platform.kernel.errors import (
+    PROBLEM_JSON,
+    GravityError,
+    RateLimitedError,
+    UnauthorizedError,
+    problem_body,
+)
 from gravity_platform.kernel.forwarding import FORWARDED_SCOPE_KEY
 from gravity_platform.kernel.observability import (
     CORRELATION_ID_HEADER,
@@ -88,14 +95,22 @@ class RequestContextMiddleware:
         if correlation and sanitize_id(correlation):
             extra.append((CORRELATION_ID_HEADER.lower().encode(), correlation.encode()))
 
+        preflight = scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method") is not None
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if preflight and status == 400:  # CORS refused the preflight: answer as a problem, not plain text
+                    status = 403
+                    return
                 # A copy, never the message itself: Litestar's response cache keeps that object, and a cached
                 # answer must not carry (or replay) another request's ID.
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _ID_HEADERS]
                 message = {**message, "headers": [*kept, *extra]}
+            elif preflight and status == 403 and message["type"] == "http.response.body":
+                await _send_refused_preflight(send, message.get("body", b""), extra)
+                return
             await send(message)
 
         metrics = self.node.metrics
@@ -105,6 +120,14 @@ class RequestContextMiddleware:
         finally:
             metrics.in_flight.dec()
             metrics.observe("node", str(scope.get("method", "")), status, started)
+
+
+async def _send_refused_preflight(send: Send, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    detail = reason.decode("utf-8", "replace") or "Disallowed CORS request"
+    body = msgspec.json.encode(problem_body(403, "cors-refused", "Cross-origin request refused", detail))
+    await send({"type": "http.response.start", "status": 403, "headers": [
+        (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class AuthRateLimitMiddleware:
