@@ -10,8 +10,9 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import nats
 import nats.micro
 from nats.aio.client import Client
@@ -27,6 +28,7 @@ from gravity_platform.kernel.errors import (
     GravityError,
     RemoteError,
     ServiceUnavailableError,
+    ValidationFailedError,
     problem_body,
 )
 from gravity_platform.kernel.observability import (
@@ -43,6 +45,17 @@ log = logging.getLogger("gravity.bus")
 EVENTS_STREAM = "GRAVITY_EVENTS"
 ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 LocalHandler = Callable[[bytes, dict[str, str]], Awaitable[bytes]]
+
+
+T = TypeVar("T")
+
+
+def decode_request(payload: bytes, kind: type[T]) -> T:
+    """A bus endpoint's JSON request of shape `kind`; a 400 problem for the caller when it is not one."""
+    try:
+        return msgspec.json.decode(payload, type=kind)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise ValidationFailedError(f"Invalid request: {error}") from None
 
 
 def endpoint_subject(service: str, endpoint: str) -> str:

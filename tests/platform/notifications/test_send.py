@@ -115,7 +115,7 @@ async def test_send_over_the_bus(http: httpx2.AsyncClient, admin: Account, accou
     assert first["notifications"][0]["id"] == second["notifications"][0]["id"]
     with pytest.raises(GravityError) as refused:
         await bus.request("notifications", "send", json.dumps({**request, "template": "Bad Name"}).encode())
-    assert refused.value.status == 422
+    assert refused.value.status == 400
 
 
 async def test_erased_with_the_user(http: httpx2.AsyncClient, admin: Account, account: Account) -> None:
