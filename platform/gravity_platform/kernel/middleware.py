@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from gravity_platform.kernel.access import AUTH_ERROR_KEY, CLIENT_KEY, PRINCIPAL_KEY, enforce_permission
 from gravity_platform.kernel.errors import (
@@ -125,9 +125,10 @@ class RequestContextMiddleware:
 async def _send_refused_preflight(send: Send, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     detail = reason.decode("utf-8", "replace") or "Disallowed CORS request"
     body = msgspec.json.encode(problem_body(403, "cors-refused", "Cross-origin request refused", detail))
-    await send({"type": "http.response.start", "status": 403, "headers": [
-        (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 403, "headers": [
+        (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *headers]}
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class AuthRateLimitMiddleware:
