@@ -46,15 +46,6 @@ def token_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-async def after_issue_second(token: str) -> None:
-    """Wait until the wall clock is past the second in which `token` was issued.
-
-    Revocations by subject compare whole-second `iat` values, so a change made in the same second as
-    the token was issued would not cover it."""
-    issued = int(token_claims(token)["iat"])
-    await asyncio.sleep(max(0.0, issued + 1.02 - time.time()))
-
-
 async def away_from_window_edge(window: int = 60, margin: float = 3.0) -> None:
     """Fixed-window rate limits reset on window boundaries: start a burst well inside one window."""
     remaining = window - time.time() % window

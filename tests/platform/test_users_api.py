@@ -12,7 +12,7 @@ import httpx2
 
 from gravity_platform.devstack import StackEndpoints
 from tests.platform.conftest import PASSWORD, Account, new_account, sign_in, unique_email
-from tests.platform.support import after_issue_second, assert_problem, superuser_fetch, token_claims
+from tests.platform.support import assert_problem, superuser_fetch, token_claims
 
 USERS = "/api/v1/users"
 
@@ -231,7 +231,6 @@ async def test_role_change_takes_effect_and_is_audited(http: httpx2.AsyncClient,
                                                        stack: StackEndpoints) -> None:
     user = await new_account(http, "promote")
     assert_problem(await http.get(USERS, headers=user.headers), 403)
-    await after_issue_second(user.access_token)
 
     changed = await http.put(f"{USERS}/{user.id}/roles", headers=admin.headers, json={"roles": ["user", "admin"]})
     assert changed.status_code == 200, changed.text
@@ -244,6 +243,7 @@ async def test_role_change_takes_effect_and_is_audited(http: httpx2.AsyncClient,
     assert refreshed.status_code == 200, refreshed.text
     access = refreshed.json()["access_token"]
     assert sorted(token_claims(access)["roles"]) == ["admin", "user"]
+    assert token_claims(access)["iat"] > token_claims(user.access_token)["iat"], "issued past the denied second"
     listing = await http.get(USERS, headers={"Authorization": f"Bearer {access}"}, params={"q": user.email})
     assert listing.status_code == 200, listing.text
     assert [item["id"] for item in listing.json()["items"]] == [user.id]

@@ -59,6 +59,11 @@ class DenyList:
                 return True
         return False
 
+    def subject_cutoff(self, sub: str) -> int:
+        """The earliest `iat` a token of `sub` may carry and not be denied (0 when nothing denies the subject)."""
+        entry = self._local.get(f"sub:{sub}")
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else 0
+
     async def resync(self, *, batch: int = 500) -> int:
         """Read every entry Valkey holds (SCAN `deny:*`, with their TTLs) into this node's memory; the number
         read. Raises when Valkey cannot be read (the caller retries)."""

@@ -52,9 +52,12 @@ class Sessions:
         """A signed access token and its lifetime in seconds."""
         settings = self.service.settings
         now = int(time.time())
+        # A subject denied up to the end of this second (e.g. its roles just changed) gets a token issued as of
+        # the next second, so the new token is not caught by the denial meant for the old ones.
+        issued = max(now, self.service.node.deny_list.subject_cutoff(grant.user_id))
         claims: dict[str, Any] = {
             "iss": self.service.node.settings.public_url, "aud": "gravity", "sub": grant.user_id,
-            "iat": now, "nbf": now, "exp": now + settings.access_token_ttl, "jti": secrets.token_urlsafe(16),
+            "iat": issued, "nbf": now, "exp": now + settings.access_token_ttl, "jti": secrets.token_urlsafe(16),
             "sid": session_id, "roles": grant.roles,
         }
         if grant.scope is not None:

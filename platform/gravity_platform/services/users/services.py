@@ -177,7 +177,8 @@ class Users:
         if change.is_active is False and before.is_active:
             await self.service.call_auth("revoke_user", {"id": before.id, "actor": actor, "reason": "deactivated"})
         elif change.roles is not msgspec.UNSET and sorted(change.roles) != sorted(before.roles):
-            await node.deny("sub", before.id, ttl, cutoff=int(time.time()))
+            # Every token issued up to the end of this second goes; auth issues new ones as of the next second.
+            await node.deny("sub", before.id, ttl, cutoff=int(time.time()) + 1)
         self.service.poke_outbox()
 
     async def delete(self, user_id: str, *, actor: str) -> None:
