@@ -175,3 +175,9 @@ def test_registration_body_decodes(email: str, password: str) -> None:
     request = msgspec.json.decode(body, type=RegisterRequest)
     assert request.email == email
     assert request.display_name is None
+
+
+def test_frequently_leaked_passwords_are_refused() -> None:
+    for password in ("corvette", "qwer1234", "midnight", "asdfasdf", "Liverpool1"):
+        assert password_problem(password) is not None, password
+    assert len(common_passwords()) > 25_000

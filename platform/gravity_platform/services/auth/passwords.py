@@ -18,9 +18,13 @@ DUMMY_HASH = _hasher.hash("gravity-dummy-password-for-timing")
 
 @cache
 def common_passwords() -> frozenset[str]:
-    """The bundled list of commonly used passwords (lower-cased)."""
+    """Commonly used passwords (lower-cased): zxcvbn's list of the 30,000 most frequent in leaked password
+    sets, plus a few of our own (product and service names)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     text = files("gravity_platform.services.auth").joinpath("common-passwords.txt").read_text()
-    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    ours = (line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return frozenset(ours) | frozenset(password.lower() for password in FREQUENCY_LISTS["passwords"])
 
 
 def password_problem(password: str, *, email: str = "", min_length: int = 8, max_length: int = 128) -> str | None:
