@@ -81,6 +81,12 @@ class Service(InitPlugin):
         """NATS micro endpoints, served at `gravity.<service>.<name>` in the queue group `<service>`."""
         return {}
 
+    def poke_outbox(self) -> None:
+        """Relay this service's freshly committed outbox events now rather than at the next poll."""
+        for relay in self.node.relays:
+            if relay.service == self.name:
+                relay.poke()
+
     async def start(self) -> None:
         """Start background work (consumers, relays) once the node's connections exist."""
 

@@ -143,9 +143,3 @@ class AuthService(Service):
         self.node.verifier.forget()
         return kid
 
-    def poke_outbox(self) -> None:
-        """Relay freshly committed events now."""
-        for relay in self.node.relays:
-            if relay.service == self.name:
-                relay.poke()
-

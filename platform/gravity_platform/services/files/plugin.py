@@ -135,8 +135,3 @@ class FilesService(Service):
         if self._storage is not None:
             await self._storage.close()
 
-    def poke_outbox(self) -> None:
-        """Relay freshly committed events now."""
-        for relay in self.node.relays:
-            if relay.service == self.name:
-                relay.poke()

@@ -134,8 +134,3 @@ class NotificationsService(Service):
         if self.push_provider is not None:
             await self.push_provider.close()
 
-    def poke_outbox(self) -> None:
-        """Relay freshly committed jobs now."""
-        for relay in self.node.relays:
-            if relay.service == self.name:
-                relay.poke()

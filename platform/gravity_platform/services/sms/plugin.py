@@ -92,8 +92,3 @@ class SmsService(Service):
 
         return OutboxProvider() if name == NAME else None
 
-    def poke_outbox(self) -> None:
-        """Relay freshly committed events now."""
-        for relay in self.node.relays:
-            if relay.service == self.name:
-                relay.poke()

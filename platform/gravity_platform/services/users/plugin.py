@@ -64,12 +64,6 @@ class UsersService(Service):
         answer: dict[str, Any] = json.loads(await self.node.bus.request("auth", endpoint, json.dumps(payload).encode()))
         return answer
 
-    def poke_outbox(self) -> None:
-        """Relay freshly committed events now."""
-        for relay in self.node.relays:
-            if relay.service == self.name:
-                relay.poke()
-
     async def _upsert(self, payload: bytes, _: dict[str, str]) -> bytes:
         request = json.loads(payload)
         user = await self.logic.upsert(request["id"], request["email"], request.get("display_name"),
