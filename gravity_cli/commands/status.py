@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,15 +25,23 @@ def status(
                                             show_default=False)] = None,
     wait: Annotated[float, typer.Option("--wait", min=0.05, max=10, help="Seconds to collect NATS replies.")] = 0.5,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    inventory: Annotated[Path | None, typer.Option(
+        "--inventory", help="A deployment's hosts.ini (or its directory): the health of every host, over SSH.",
+        show_default=False)] = None,
 ) -> None:
     """Service instances (NATS micro services API), node readiness and the PostgreSQL connection budget.
 
     Exits 1 when NATS cannot be reached, and also (after the report) when the node or PostgreSQL cannot.
+    With --inventory: every host of a deployment (node, edge, PostgreSQL role and lag, NATS, Valkey), gathered
+    with Ansible; exits 1 when anything is down.
     """
     from gravity_cli import probes
     from gravity_cli.config import load_settings
 
     app = app_of(ctx)
+    if inventory is not None:
+        _deployment(app, inventory, json_output=json_output)
+        return
     settings = load_settings()
     with app.status("Asking the services over NATS"):
         found = app.run(probes.instances(settings.nats.url, wait=wait))
@@ -89,3 +98,15 @@ def _print(app: Application, report: dict[str, Any], budget: Budget | None, data
     app.print_table(["ROLE", "LIMIT", "IN USE", "POOLS MAY OPEN"],
                     [(r["role"], "none" if r["limit"] < 0 else r["limit"], r["in_use"], r["demand"])
                      for r in budget.roles])
+
+
+def _deployment(app: Application, inventory: Path, *, json_output: bool) -> None:
+    from gravity_cli.inventory_status import gather, print_health
+
+    health = gather(app, inventory)
+    if app.wants_json(json_output):
+        app.print_json(health.to_dict())
+    else:
+        print_health(app, health)
+    if not health.healthy:
+        raise typer.Exit(1)

