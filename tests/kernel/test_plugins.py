@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,14 @@ def test_a_route_without_a_permission_is_refused() -> None:
     check_route_permissions([declared])
     with pytest.raises(MissingPermissionError, match="forgotten"):
         check_route_permissions([declared, forgotten])
+
+
+def test_versions_become_semantic_versions_for_nats_micro() -> None:
+    from nats.micro.service import SEMVER_REGEX
+
+    from gravity_platform.kernel.bus import semver
+
+    for version, expected in [("0.1.0", "0.1.0"), ("0.1.0.post1", "0.1.0-post1"), ("1.0rc1", "1.0.0-rc1"),
+                              ("2", "2.0.0"), ("1.2.3.dev4+g1a2b", "1.2.3-dev4-g1a2b")]:
+        assert semver(version) == expected
+        assert re.match(SEMVER_REGEX, expected), expected

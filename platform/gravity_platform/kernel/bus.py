@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -56,6 +57,17 @@ def decode_request(payload: bytes, kind: type[T]) -> T:
         return msgspec.json.decode(payload, type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise ValidationFailedError(f"Invalid request: {error}") from None
+
+
+def semver(version: str) -> str:
+    """A PEP 440 version as the semantic version NATS micro insists on (`1.2.0.post1` -> `1.2.0-post1`)."""
+    match = re.match(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?(.*)$", version)
+    if match is None:
+        return "0.0.0"
+    major, minor, patch, rest = match.groups()
+    suffix = re.sub(r"[^0-9A-Za-z.-]", "-", rest.lstrip(".-+_"))
+    core = f"{major}.{minor or 0}.{patch or 0}"
+    return f"{core}-{suffix}" if suffix else core
 
 
 def endpoint_subject(service: str, endpoint: str) -> str:
@@ -193,8 +205,9 @@ class Bus:
     async def _add_micro(self, service: str, version: str, metadata: dict[str, str],
                          endpoints: dict[str, Callable[[MicroRequest], Any]]) -> None:
         assert self.nc is not None
-        micro = await nats.micro.add_service(self.nc, name=f"gravity-{service}", version=version,
-                                             description=f"Gravity {service} service", metadata=metadata,
+        micro = await nats.micro.add_service(self.nc, name=f"gravity-{service}", version=semver(version),
+                                             description=f"Gravity {service} service",
+                                             metadata={**metadata, "version": version},
                                              queue_group=service)
         group = micro.add_group(name=f"gravity.{service}", queue_group=service)
         for name, handler in endpoints.items():
