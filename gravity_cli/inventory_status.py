@@ -93,13 +93,9 @@ def _cluster_checks(health: ClusterHealth) -> None:
 
 def gather(app: Application, inventory: Path) -> ClusterHealth:
     """Run status.yml over the inventory (a hosts.ini or the deployment directory) and judge the reports."""
-    from gravity_cli.commands.deploy import run_site
-    from gravity_cli.errors import CLIError
+    from gravity_cli.ansible_run import run_playbook
 
-    directory = inventory if inventory.is_dir() else inventory.parent
-    if not inventory.is_dir() and inventory.name != "hosts.ini":
-        raise CLIError("--inventory wants a deployment directory or its hosts.ini", code=2)
-    progress = run_site(app, directory, check=False, tags=None, limit=None, playbook="status.yml")
+    progress = run_playbook(app, inventory, "status.yml")
     unreachable = [host for host, counts in progress.hosts.items() if counts["unreachable"] or host not in
                    progress.reports]  # fmt: skip
     return judge(progress.reports, unreachable)

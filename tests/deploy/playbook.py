@@ -73,6 +73,22 @@ class PlaybookRun:
         """The 'changed:' lines of the output, to explain a non-idempotent run."""
         return [line for line in self.output.splitlines() if line.startswith("changed:")]
 
+    def explain(self, limit: int = 12000) -> str:
+        """What went wrong, for an assertion message: each failed task with its result (including the diagnostics
+        the roles gather on failure), then the recap; CI shows only what the test prints."""
+        lines = self.output.splitlines()
+        failed: list[str] = []
+        for index, line in enumerate(lines):
+            if line.startswith(("fatal:", "failed:")) and "...ignoring" not in "".join(lines[index + 1 : index + 3]):
+                block = [line]
+                for following in lines[index + 1 : index + 80]:
+                    if following and not following.startswith(" "):
+                        break
+                    block.append(following)
+                failed.append("\n".join(block))
+        recap = self.output[self.output.rfind("PLAY RECAP") :] if "PLAY RECAP" in self.output else self.output[-2000:]
+        return ("\n".join(failed) + "\n" + recap[:3000])[-limit:]
+
 
 def parse_recap(output: str) -> dict[str, dict[str, int]]:
     """Parse the PLAY RECAP section of ansible-playbook's output into per-host counters."""

@@ -1,4 +1,5 @@
-"""A standard-library-only client run *on* a test host (``python3 -``) to talk to NATS and Valkey there.
+"""A standard-library-only client run *on* a test host (``python3 -``) to talk to NATS, Valkey and
+SeaweedFS's filer there.
 
 The hosts have neither the nats CLI nor valkey-cli, and must not need PyPI, so the tests send this file over SSH
 with a job appended (see :func:`script`) and read one JSON document back from stdout.
@@ -9,8 +10,11 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+DIRECTORY = 1 << 31  # Go's os.ModeDir, in the filer's Mode
 
 
 class Nats:
@@ -90,8 +94,21 @@ class Valkey:
         raise RuntimeError(f"unexpected reply {line!r}")
 
 
+def filer_md5s(base: str, path: str) -> list[str]:
+    """The MD5 (base64, as SeaweedFS's filer keeps it) of every file under ``path``, walking its JSON listing."""
+    found: list[str] = []
+    request = urllib.request.Request(f"{base}{path}/", headers={"Accept": "application/json"})  # noqa: S310 -- http
+    listing = json.loads(urllib.request.urlopen(request, timeout=10).read() or b"{}")  # noqa: S310
+    for entry in listing.get("Entries") or []:
+        if entry["Mode"] & DIRECTORY:
+            found += filer_md5s(base, entry["FullPath"])
+        elif entry.get("Md5"):
+            found.append(entry["Md5"])
+    return found
+
+
 def run(job: dict[str, Any]) -> Any:
-    """Execute one job: ``{"kind": "nats"|"valkey", ...}``."""
+    """Execute one job: ``{"kind": "nats"|"valkey"|"filer", ...}``."""
     if job["kind"] == "nats":
         client = Nats(job["host"], job["port"], job["user"], job["password"], job["ca_file"])
         replies = [client.request(subject, json.dumps(body).encode() if body is not None else b"")
@@ -100,6 +117,8 @@ def run(job: dict[str, Any]) -> Any:
     if job["kind"] == "valkey":
         valkey = Valkey(job["host"], job["port"])
         return [valkey.command(*command) for command in job["commands"]]
+    if job["kind"] == "filer":
+        return filer_md5s(job["url"], job["path"])
     raise ValueError(job["kind"])
 
 

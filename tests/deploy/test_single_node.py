@@ -60,7 +60,7 @@ def deployed(testhosts: DeployEnv, boot_hosts: BootHosts, run_dir: Path) -> Depl
     inventory = make_inventory(testhosts, run_dir, groups)
     run = testhosts.ansible.playbook("site.yml", inventory, log=run_dir / "converge-1.log")
     record_time("single node: first converge", run.seconds)
-    assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.output[-4000:]}"
+    assert run.returncode == 0, f"site.yml failed; see {run_dir / 'converge-1.log'}\n{run.explain()}"
     secrets = testhosts.ansible.read_vault(inventory.parent / "secrets.vault.yml")
     return Deployed(host, inventory, run, secrets)
 
@@ -203,7 +203,7 @@ def test_second_run_changes_nothing(testhosts: DeployEnv, deployed: Deployed, ru
     """Idempotence: rerunning site.yml on the converged host reports changed=0."""
     run = testhosts.ansible.playbook("site.yml", deployed.inventory, log=run_dir / "converge-2.log")
     record_time("single node: rerun", run.seconds)
-    assert run.returncode == 0, run.output[-4000:]
+    assert run.returncode == 0, run.explain()
     assert run.total("changed") == 0, "\n".join(run.changed_tasks())
     assert run.total("failed") == 0
 

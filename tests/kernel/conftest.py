@@ -18,6 +18,7 @@ from gravity_platform.kernel.cache import connect
 from gravity_platform.kernel.crypto import MasterKey, generate_master_key_file
 from gravity_platform.kernel.migrations import MigrationReport, migrate
 from gravity_platform.kernel.plugins import Service, discover_services, resolve_order
+from gravity_platform.kernel.settings import ValkeySettings
 from tests.platform.harness import free_port
 from tests.platform.support import extra_stack
 
@@ -56,7 +57,7 @@ async def first_migration(kernel_stack: DevStack, kernel_key: MasterKey,
 
 @asynccontextmanager
 async def _valkey(url: str, timeout: float) -> AsyncIterator[valkey.Valkey]:
-    connection = connect(url, timeout=timeout)
+    connection = connect(ValkeySettings(url=url, timeout=timeout))
     try:
         yield connection
     finally:

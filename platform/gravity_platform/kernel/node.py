@@ -44,7 +44,7 @@ class Node:
         self.hooks = hook_manager(hook_plugins, self.services)
         self.bus = Bus(settings.nats.url, name=f"gravity-{settings.node_name}",
                        request_timeout=settings.nats.request_timeout, stream_replicas=settings.nats.stream_replicas)
-        self.valkey = connect(settings.valkey.url, timeout=settings.valkey.timeout)
+        self.valkey = connect(settings.valkey)
         self.rate_limiter = RateLimiter(self.valkey)
         self.event_log = EventLog(self.valkey)
         self.deny_list = DenyList(self.valkey)

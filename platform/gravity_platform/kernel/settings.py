@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 CONFIG_ENV = "GRAVITY_CONFIG"
 DEFAULT_CONFIG_FILE = "gravity.toml"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_SENTINEL_SCHEMES = ("redis", "valkey")
 
 
 class DatabaseSettings(BaseModel):
@@ -37,8 +39,40 @@ class NatsSettings(BaseModel):
 class ValkeySettings(BaseModel):
     """Valkey: rate limits, deny-lists, short-lived state."""
 
-    url: str = "redis://127.0.0.1:56379/0"
+    url: str = Field("redis://127.0.0.1:56379/0", description=(
+        "the server, user name, password and database; with `sentinels`, only the user name, password and database "
+        "are used (the host and port are not)"))
     timeout: float = Field(0.5, gt=0)
+    sentinels: list[str] = Field(default_factory=list, description=(
+        'Sentinels as "host:port" ("[v6]:port"); the primary is the one they name, followed across failovers. '
+        "They are asked with the url's user name and password. Empty: the url's host is the server"))
+    sentinel_master: str = Field("gravity", min_length=1, description="the name the sentinels know the primary by")
+
+    @field_validator("sentinels")
+    @classmethod
+    def _sentinels_are_addresses(cls, sentinels: list[str]) -> list[str]:
+        for entry in sentinels:
+            host_and_port(entry)
+        return sentinels
+
+    @model_validator(mode="after")
+    def _sentinels_speak_plain_tcp(self) -> ValkeySettings:
+        if self.sentinels and urlsplit(self.url).scheme not in _SENTINEL_SCHEMES:
+            raise ValueError("with sentinels the url must be redis:// or valkey:// (no TLS, no unix socket)")
+        return self
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels as (host, port) pairs."""
+        return [host_and_port(entry) for entry in self.sentinels]
+
+
+def host_and_port(address: str) -> tuple[str, int]:
+    """Split "host:port" (an IPv6 host may be in brackets); ValueError if it is not that."""
+    host, _, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not host:port")
+    return host, int(port)
 
 
 class GatewaySettings(BaseModel):
