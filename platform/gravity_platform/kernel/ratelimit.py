@@ -30,18 +30,6 @@ class RateDecision:
     retry_after: int
 
 
-_GCRA = """
-local now, interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval * cost
-local allow_at = tat + interval - burst * interval
-if allow_at > now then return {0, 0, allow_at - now} end
-if cost > 0 then redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1) end
-return {1, math.floor((now - allow_at) / interval), 0}
-"""
-"""GCRA in one atomic step: the key holds the theoretical arrival time (ms) of the next request."""
-
 _GCRA_BATCH = """
 local now = tonumber(ARGV[1])
 local out = {}
@@ -73,27 +61,23 @@ class _Bucket:
 class RateLimiter:
     """GCRA rate limiting (`limit` per `window`, bursts up to `limit`) shared by every node through Valkey.
 
-    Two ways of counting, on the same Valkey keys:
+    `admit` (the per-request limit of the edge) decides from this node's own GCRA state, with no round trip. A
+    background task (`start`) sends the hits counted here every `sync_interval` (50 ms) to Valkey in one call,
+    charging each key's shared GCRA (`<prefix>:<key>`, its theoretical arrival time in ms) with that many hits,
+    and adopts the shared state it reads back, so a key over its limit across the cluster is refused on this
+    node too until its retry time. The limit is therefore shared with a bounded lag: within one sync interval a
+    node decides from what it knew at the last sync, so the cluster can admit, per key, at most what each node
+    admits locally in one interval above the limit (one node alone never exceeds it) — and that excess is
+    charged back, delaying the key's next slots.
 
-    - `hit`/`check`: one Valkey round trip each, exact across nodes at any moment (no window
-      edges to exploit). For low-volume decisions such as sign-in throttling.
-    - `admit` (the per-request limit of the edge): decided from this node's own GCRA state, with no round trip.
-      A background task (`start`) sends the hits counted here every `sync_interval` (50 ms) to Valkey in one
-      call, charging each key's shared GCRA with that many hits, and adopts the shared state it reads back, so a
-      key over its limit across the cluster is refused on this node too until its retry time. The limit is
-      therefore shared with a bounded lag: within one sync interval a node decides from what it knew at the last
-      sync, so the cluster can admit, per key, at most what each node admits locally in one interval above the
-      limit (one node alone never exceeds it) — and that excess is charged back, delaying the key's next slots.
-
-    While Valkey is down, every method falls back to a per-node in-memory GCRA (logged loudly, not on every
-    request); `admit` simply keeps deciding locally and drops the hits it cannot sync."""
+    While Valkey is down, `admit` keeps deciding locally (per node) and the hits it cannot sync are dropped;
+    that is logged loudly, not on every request. Exact counts for low-volume decisions such as sign-in
+    throttling are `EventLog`'s."""
 
     def __init__(self, client: valkey.Valkey, prefix: str = "rl", *, sync_interval: float = 0.05) -> None:
         self._client = client
         self._prefix = prefix
-        self._script = client.register_script(_GCRA)
         self._batch_script = client.register_script(_GCRA_BATCH)
-        self._local: dict[str, float] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._dirty: dict[str, _Bucket] = {}
         self._sync_interval = sync_interval
@@ -167,45 +151,6 @@ class RateLimiter:
     def _prune(self) -> None:
         now = time.time() * 1000
         self._buckets = {k: b for k, b in self._buckets.items() if b.tat > now or b.pending}
-
-    async def hit(self, key: str, limit: int, window: int = 60) -> RateDecision:
-        """Count one event for `key` and say whether it is within `limit` per `window` seconds."""
-        return await self._run(key, limit, window, cost=1)
-
-    async def check(self, key: str, limit: int, window: int = 60) -> RateDecision:
-        """Whether one more event for `key` would be allowed, without counting it."""
-        return await self._run(key, limit, window, cost=0)
-
-    async def reset(self, key: str) -> None:
-        """Forget the history of `key` (e.g. after a successful sign-in)."""
-        self._local.pop(key, None)
-        try:
-            await self._client.delete(f"{self._prefix}:{key}")
-        except (ValkeyError, OSError) as error:
-            self._degraded.report(error)
-
-    async def _run(self, key: str, limit: int, window: int, *, cost: int) -> RateDecision:
-        now = time.time() * 1000
-        interval = window * 1000 / limit
-        try:
-            allowed, remaining, wait = await self._script(keys=[f"{self._prefix}:{key}"],
-                                                          args=[now, interval, limit, cost])
-        except (ValkeyError, OSError) as error:
-            self._degraded.report(error)
-            allowed, remaining, wait = self._run_locally(key, now, interval, limit, cost)
-        retry_after = max(1, math.ceil(float(wait) / 1000)) if not allowed else 0
-        return RateDecision(bool(allowed), int(remaining), retry_after)
-
-    def _run_locally(self, key: str, now: float, interval: float, burst: int, cost: int) -> tuple[int, int, float]:
-        if len(self._local) > 50_000:
-            self._local = {k: v for k, v in self._local.items() if v > now}
-        tat = max(self._local.get(key, now), now)
-        allow_at = tat + interval - burst * interval
-        if allow_at > now:
-            return 0, 0, allow_at - now
-        if cost:
-            self._local[key] = tat + interval * cost
-        return 1, int((now - allow_at) // interval), 0.0
 
 
 class EventLog:
