@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -175,6 +176,25 @@ def test_internal_ports_are_closed_to_outsiders(cluster: Cluster) -> None:
     assert open_ports(cluster.hosts[0].ip, (22, 80, 443, *closed)) == {22, 80, 443}
     peer = cluster.hosts[1]
     assert valkey(peer, [["PING"]], target=cluster.hosts[0].ip)[0]["error"].startswith("NOAUTH")
+
+
+def test_etcd_speaks_tls_to_certified_clients_only(cluster: Cluster) -> None:
+    """etcd (Patroni's leader lock) answers over TLS to a client showing a certificate of the internal CA, and
+    refuses plain HTTP and clients without one, even from a cluster host."""
+    host, peer = cluster.hosts[1], cluster.hosts[2]
+    url = f"https://{peer.ip}:2379/version"
+    code = (
+        "import ssl,sys,urllib.request as u\n"
+        "c=ssl.create_default_context(cafile='/etc/etcd/tls/ca.crt')\n"
+        "if sys.argv[1]=='cert': c.load_cert_chain('/etc/etcd/tls/server.crt','/etc/etcd/tls/server.key')\n"
+        "url=sys.argv[2] if sys.argv[1]!='http' else sys.argv[2].replace('https:','http:')\n"
+        "print(u.urlopen(url,context=c if url.startswith('https') else None,timeout=5).read().decode())\n"
+    )
+    probe = f"sudo python3 -c {shlex.quote(code)}"
+    assert '"etcdcluster":"3.' in host.ssh(f"{probe} cert {url}").stdout
+    for mode in ("nocert", "http"):
+        refused = host.ssh(f"{probe} {mode} {url}", check=False)
+        assert refused.returncode != 0, (mode, refused.stdout)
 
 
 def test_caddy_admin_api_is_a_private_socket(cluster: Cluster) -> None:
