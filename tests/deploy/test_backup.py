@@ -18,6 +18,7 @@ import httpx2
 import pytest
 from typer.testing import CliRunner
 
+from gravity_cli import ansible_run
 from gravity_cli.commands import backup, deploy
 from gravity_cli.errors import CLIError
 from gravity_sdk import BadRequestError, Gravity
@@ -68,7 +69,7 @@ def gravity_cli(testhosts: DeployEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment `gravity backup` runs in: this run's vault and wheel, throwaway host keys."""
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(testhosts.ansible.vault_password_file))
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
-    monkeypatch.setattr(deploy, "_source_checkout", lambda: None)
+    monkeypatch.setattr(ansible_run, "_source_checkout", lambda: None)
 
 
 @contextmanager

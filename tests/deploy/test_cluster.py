@@ -250,7 +250,7 @@ def test_rolling_upgrade_fails_no_request(testhosts: DeployEnv, cluster: Cluster
     client keeps reading and writing through the edges: no request fails, the data stays, every node runs N+1."""
     from typer.testing import CliRunner
 
-    from gravity_cli import wheelhouse
+    from gravity_cli import ansible_run, wheelhouse
     from gravity_cli.commands import deploy
     from gravity_sdk._version import __version__
 
@@ -264,7 +264,7 @@ def test_rolling_upgrade_fails_no_request(testhosts: DeployEnv, cluster: Cluster
     wheelhouse.node_wheels(directory / "wheelhouse", wheelhouse.REPO, version=new_version)
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(testhosts.ansible.vault_password_file))
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
-    monkeypatch.setattr(deploy, "_source_checkout", lambda: None)
+    monkeypatch.setattr(ansible_run, "_source_checkout", lambda: None)
     with Traffic(cluster, cluster.hosts, reads=True) as traffic:
         time.sleep(3)
         started = time.monotonic()

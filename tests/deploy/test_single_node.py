@@ -16,6 +16,7 @@ import httpx2
 import pytest
 from typer.testing import CliRunner
 
+from gravity_cli import ansible_run
 from gravity_cli.commands import deploy
 from gravity_platform.kernel.crypto import MasterKey
 from gravity_platform.kernel.db import service_password
@@ -217,7 +218,7 @@ def test_gravity_deploy_check_finds_nothing_to_change(
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(testhosts.ansible.vault_password_file))
     monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
     # Check against the gravity wheel built for this run, not one rebuilt from a checkout that may have moved on.
-    monkeypatch.setattr(deploy, "_source_checkout", lambda: None)
+    monkeypatch.setattr(ansible_run, "_source_checkout", lambda: None)
     started = time.monotonic()
     result = CliRunner().invoke(deploy.cli, ["check", "--dir", str(directory), "--json"])
     record_time("single node: gravity deploy check", time.monotonic() - started)
