@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer",
                           "proxy-authorization", "proxy-authenticate", "host"})
 _NOT_RELAYED = _HOP_HEADERS | {REQUEST_ID_HEADER.lower(), "x-correlation-id"}
+_NOT_RELAYED_BACK = _NOT_RELAYED | {"date", "server"}  # this server's own go out instead
 
 
 class ClientGoneError(Exception):
@@ -90,7 +91,7 @@ class StreamingProxy:
             raise GatewayTimeoutError(f"The {service} service did not answer in time") from None
         except httpx2.TransportError as error:
             raise ServiceUnavailableError(f"The {service} service could not be reached: {error}") from None
-        relayed = {k: v for k, v in upstream.headers.multi_items() if k.lower() not in _NOT_RELAYED}
+        relayed = {k: v for k, v in upstream.headers.multi_items() if k.lower() not in _NOT_RELAYED_BACK}
         media_type = relayed.pop("content-type", None)
         return Stream(_relay(upstream), status_code=upstream.status_code, headers=relayed, media_type=media_type,
                       background=BackgroundTask(upstream.aclose))

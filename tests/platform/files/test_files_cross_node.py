@@ -7,6 +7,7 @@ in their place); PostgreSQL and Valkey are the session stack's."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import random
@@ -170,7 +171,13 @@ async def test_errors_and_tus_cross_the_http_hop(pair: Pair) -> None:
         patch = {**tus, "Content-Type": "application/offset+octet-stream"}
         url = created.headers["location"]
         assert (await edge.patch(url, headers={**patch, "Upload-Offset": "1"}, content=b"abc")).status_code == 409
-        done = await edge.patch(url, headers={**patch, "Upload-Offset": "0"}, content=b"abcdef")
+        wrong_sum = f"sha256 {base64.b64encode(hashlib.sha256(b'abcdeX').digest()).decode()}"
+        mismatch = await edge.patch(url, headers={**patch, "Upload-Offset": "0", "Upload-Checksum": wrong_sum},
+                                    content=b"abcdef")
+        assert mismatch.status_code == 460 and mismatch.json()["type"] == "urn:gravity:error:checksum-mismatch"
+        right_sum = f"sha256 {base64.b64encode(hashlib.sha256(b'abcdef').digest()).decode()}"
+        done = await edge.patch(url, headers={**patch, "Upload-Offset": "0", "Upload-Checksum": right_sum},
+                                content=b"abcdef")
         assert done.status_code == 204 and done.headers["upload-offset"] == "6"
         file_id = url.rsplit("/", 1)[1]
         content = await edge.get(f"/api/v1/files/{file_id}/content", headers=bearer)
@@ -189,5 +196,31 @@ async def test_the_merged_openapi_document_has_the_files_routes(pair: Pair, http
         assert {"/api/v1/files", "/api/v1/files/{file_id}", "/api/v1/files/{file_id}/content",
                 "/api/v1/files/{file_id}/sharing", "/api/v1/files/{file_id}/signed-url", "/api/v1/files/tus",
                 "/api/v1/files/tus/{upload_id}"} <= set(paths)
+        assert {"get", "head"} <= set(paths["/api/v1/files/{file_id}/content"])
+        assert "Upload-Checksum" in paths["/api/v1/files/tus/{upload_id}"]["patch"]["responses"]["460"]["description"]
         upload = paths["/api/v1/files"]["post"]["requestBody"]["content"]
         assert {"multipart/form-data", "application/octet-stream"} <= set(upload)
+
+
+
+async def test_head_of_the_content_takes_the_streamed_path(pair: Pair) -> None:
+    async with httpx2.AsyncClient(base_url=pair.edge, timeout=30.0) as edge:
+        email = unique_email("head-remote")
+        await edge.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+        bearer = {"Authorization": f"Bearer {(await sign_in(edge, email)).json()['access_token']}"}
+        data = random.Random(3).randbytes(300_000)
+        created = await edge.post("/api/v1/files", params={"name": "remote.bin"}, content=data, headers=bearer)
+        url = f"/api/v1/files/{created.json()['id']}/content"
+        etag = f'"{created.json()["sha256"]}"'
+        compared = ("etag", "content-length", "content-type", "content-range", "accept-ranges", "content-disposition")
+        for extra, status in (({}, 200), ({"Range": "bytes=10-19"}, 206), ({"If-None-Match": etag}, 304),
+                              ({"Range": "bytes=300000-"}, 416)):
+            got = await edge.get(url, headers={**bearer, **extra})
+            headed = await edge.head(url, headers={**bearer, **extra})
+            assert (got.status_code, headed.status_code, headed.content) == (status, status, b"")
+            assert {k: headed.headers.get(k) for k in compared} == {k: got.headers.get(k) for k in compared}
+            assert len(got.headers.get_list("date")) == 1, "the edge's own Date, not the files node's too"
+        # over NATS the Content-Length would be recomputed from the (empty) relayed body: this proves the HTTP hop
+        assert (await edge.head(url, headers=bearer)).headers["content-length"] == "300000"
+        anonymous = await edge.head(url)
+        assert anonymous.status_code == 404 and anonymous.headers["content-type"].startswith("application/problem")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, head, patch, post
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, Schema
 from litestar.openapi.spec import RequestBody as OpenAPIRequestBody
 from litestar.params import Body, FromPath, HeaderParameter, JSONBody, QueryParameter
@@ -15,7 +15,7 @@ from gravity_platform.kernel.errors import BadRequestError, GravityError, NotFou
 from gravity_platform.kernel.routing import current_principal, optional_principal, service_of
 from gravity_platform.kernel.security import Principal
 from gravity_platform.services.files import store
-from gravity_platform.services.files.download import content_response
+from gravity_platform.services.files.download import content_response, head_response
 from gravity_platform.services.files.plugin import FilesService
 from gravity_platform.services.files.schemas import FileInfo, FilePage, SharingUpdate, SignedUrl, SignedUrlRequest
 from gravity_platform.services.files.services import READ, WRITE, NewUpload
@@ -50,6 +50,20 @@ def _reader(request: AnyRequest) -> Principal | None:
     if isinstance(error, GravityError):
         raise error
     return optional_principal(request)
+
+
+async def _content_row(request: AnyRequest, file_id: str, expires: str | None, signature: str | None
+                       ) -> dict[str, Any]:
+    """The file whose bytes the caller may fetch: by a valid signed URL (403 when tampered or expired), else by
+    the caller's own access (404 unless they may read it)."""
+    service = _service(request)
+    if signature is None:
+        return await service.logic.readable(file_id, _reader(request))
+    service.logic.verify_signature(file_id, expires, signature)
+    row = await store.fetch_file(file_id)
+    if row is None:
+        raise NotFoundError("No such file")
+    return row
 
 
 def _content_length(request: AnyRequest) -> int | None:
@@ -115,14 +129,21 @@ class FilesController(Controller):
         """The file's bytes, streamed: Range (206/416), ETag and If-None-Match (304). With `expires` and
         `signature` (a signed URL) no token is needed; a tampered or expired one is 403."""
         service = _service(request)
-        if signature is not None:
-            service.logic.verify_signature(file_id, expires, signature)
-            row = await store.fetch_file(file_id)
-            if row is None:
-                raise NotFoundError("No such file")
-        else:
-            row = await service.logic.readable(file_id, _reader(request))
+        row = await _content_row(request, file_id, expires, signature)
         return await content_response(service.storage, row, request.headers, range_header)
+
+    @head("/{file_id:str}/content", opt={"permission": PUBLIC})
+    async def content_head(
+        self, request: AnyRequest, file_id: FromPath[str],
+        expires: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        signature: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        range_header: Annotated[str | None, HeaderParameter(name="Range", required=False)] = None,
+    ) -> Response[None]:
+        """The status and headers a GET of the bytes would answer (Content-Length, ETag, Content-Type, 206/416 for
+        a Range, 304 for If-None-Match), without the bytes; the same access rules, signed URLs included."""
+        service = _service(request)
+        row = await _content_row(request, file_id, expires, signature)
+        return await head_response(service.storage, row, request.headers, range_header)
 
     @delete("/{file_id:str}", opt={"permission": WRITE}, status_code=204)
     async def delete_file(self, request: AnyRequest, file_id: FromPath[str]) -> None:

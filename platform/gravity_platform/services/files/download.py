@@ -1,8 +1,11 @@
-"""Answering a download: ETag revalidation, a single byte range as a ranged backend read, safe headers."""
+"""Answering a download (GET) or its HEAD: ETag revalidation, a single byte range as a ranged backend read, safe
+headers. A HEAD answers exactly the status and headers the GET would, asking the backend only whether the bytes
+exist."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Response
@@ -19,6 +22,40 @@ def etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = [c.strip() for c in header.split(",")]
     return "*" in candidates or etag in {c.removeprefix("W/") for c in candidates}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a download answers, decided from the file's row and the request headers alone."""
+
+    status: int
+    headers: dict[str, str]
+    start: int = 0
+    length: int = 0
+
+
+def plan(row: dict[str, Any], headers: Mapping[str, str], range_header: str | None) -> Answer:
+    """The status, headers and byte span of the answer: 304 for a matching If-None-Match, 206 for a satisfiable
+    Range (unless If-Range names another version), else 200; RangeNotSatisfiableError (416) for an unsatisfiable
+    one. Content-Type is a header here (not Litestar's media type, which would append a second charset)."""
+    size: int = row["size"]
+    etag = f'"{row["sha256"]}"'
+    common = {
+        "ETag": etag, "Accept-Ranges": "bytes", "Content-Disposition": content_disposition(row["name"]),
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+        "Cache-Control": "public, no-cache" if row["is_public"] else "private, no-cache",
+    }
+    if etag_matches(headers.get("if-none-match"), etag):
+        return Answer(304, common)
+    if_range = headers.get("if-range")
+    wanted = parse_range(range_header, size) if not if_range or etag_matches(if_range, etag) else None
+    start, length, status = 0, size, 200
+    if wanted is not None:
+        start, length, status = wanted[0], wanted[1] - wanted[0] + 1, 206
+        common["Content-Range"] = f"bytes {wanted[0]}-{wanted[1]}/{size}"
+    common["Content-Length"] = str(length)
+    common["Content-Type"] = row["content_type"]
+    return Answer(status, common, start, length)
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -44,23 +81,23 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 async def content_response(storage: StorageBackend, row: dict[str, Any], headers: Mapping[str, str],
                            range_header: str | None) -> Response[Any]:
     """The response carrying a file's bytes (or 206 with a part of them, or 304)."""
-    size: int = row["size"]
-    etag = f'"{row["sha256"]}"'
-    common = {
-        "ETag": etag, "Accept-Ranges": "bytes", "Content-Disposition": content_disposition(row["name"]),
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-        "Cache-Control": "public, no-cache" if row["is_public"] else "private, no-cache",
-    }
-    if etag_matches(headers.get("if-none-match"), etag):
-        return Response(b"", status_code=304, headers=common)
-    if_range = headers.get("if-range")
-    wanted = parse_range(range_header, size) if not if_range or etag_matches(if_range, etag) else None
-    start, length, status = 0, size, 200
-    if wanted is not None:
-        start, length, status = wanted[0], wanted[1] - wanted[0] + 1, 206
-        common["Content-Range"] = f"bytes {wanted[0]}-{wanted[1]}/{size}"
-    common["Content-Length"] = str(length)
-    if length == 0:
-        return Response(b"", status_code=status, headers=common, media_type=row["content_type"])
-    body = await _primed(storage.read(row["storage_key"], start, length))
-    return Stream(body, status_code=status, headers=common, media_type=row["content_type"])
+    answer = plan(row, headers, range_header)
+    if answer.status == 304 or answer.length == 0:
+        return Response(b"", status_code=answer.status, headers=answer.headers)
+    body = await _primed(storage.read(row["storage_key"], answer.start, answer.length))
+    return Stream(body, status_code=answer.status, headers=answer.headers)
+
+
+async def head_response(storage: StorageBackend, row: dict[str, Any], headers: Mapping[str, str],
+                        range_header: str | None) -> Response[None]:
+    """The HEAD of a download: the GET's status and headers, no body, and no read of the bytes (only a check that
+    they exist, so a HEAD is 404 exactly when the GET would be)."""
+    answer = plan(row, headers, range_header)
+    if answer.status != 304 and answer.length > 0:
+        try:
+            stored = await storage.size(row["storage_key"])
+        except StorageError:
+            raise ServiceUnavailableError("The file store is unavailable") from None
+        if stored is None:
+            raise NotFoundError("The file's bytes are missing")
+    return Response(None, status_code=answer.status, headers=answer.headers)

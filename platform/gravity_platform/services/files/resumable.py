@@ -5,21 +5,38 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from gravity_platform.kernel.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError
+from gravity_platform.kernel.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+)
 from gravity_platform.kernel.outbox import add_event
 from gravity_platform.services.files import store
+from gravity_platform.services.files.checksum import Checksum
 from gravity_platform.services.files.services import storage_key
+from gravity_platform.services.files.storage import StorageBackend, StorageError
 from gravity_platform.services.files.tables import Outbox
-from gravity_platform.services.files.transfer import Digest, clean_name, detect_type
+from gravity_platform.services.files.transfer import (
+    BodyIncompleteError,
+    BodyTooLargeError,
+    Digest,
+    clean_name,
+    detect_type,
+)
 
 if TYPE_CHECKING:
     from gravity_platform.services.files.plugin import FilesService
+
+log = logging.getLogger("gravity.files")
 
 LEASE = timedelta(minutes=10)
 """How long one PATCH holds an upload without renewing; a node that died mid-PATCH frees it after this."""
@@ -53,6 +70,26 @@ async def _renewing(upload_id: uuid.UUID, chunks: AsyncIterator[bytes]) -> Async
                                    LEASE)
             renewed = time.monotonic()
         yield chunk
+
+
+async def _stage(storage: StorageBackend, key: str, chunks: AsyncIterator[bytes]) -> int:
+    """Write a checksummed PATCH body under `key`; the errors of its stream become the answer."""
+    try:
+        return await storage.write(key, chunks)
+    except BodyTooLargeError as error:
+        raise error.error from None
+    except BodyIncompleteError:
+        raise BadRequestError("The body ended before all of it arrived; the chunk was discarded") from None
+
+
+async def _drop_staged(storage: StorageBackend, key: str) -> None:
+    """Delete a staged PATCH body; if the store refuses, the sweeper takes it later (it was noted as garbage)."""
+    try:
+        await storage.delete(key)
+    except (StorageError, OSError) as error:
+        log.warning("could not delete a staged chunk", extra={"key": key, "error": repr(error)})
+        return
+    await store.forget(key)
 
 
 class Resumable:
@@ -109,14 +146,19 @@ class Resumable:
             raise ConflictError("Another request is appending to this upload")
         return row
 
-    async def append(self, upload_id: str, owner: str, offset: int, chunks: AsyncIterator[bytes]) -> tuple[int, bool]:
+    async def append(self, upload_id: str, owner: str, offset: int, chunks: AsyncIterator[bytes],
+                     checksum: Checksum | None = None) -> tuple[int, bool]:
         """Append a PATCH body at `offset`; return the new offset and whether the file is now complete.
 
-        Bytes that arrived before the connection broke are kept: the client asks the offset and resumes."""
+        Without a checksum, bytes that arrived before the connection broke are kept: the client asks the offset
+        and resumes. With one, the body counts whole or not at all (see `_append_verified`)."""
         row = await self._lease(upload_id, owner, offset)
         try:
-            handle, new_offset = await self.service.storage.append_upload(row["storage_key"], row["handle"], offset,
-                                                                          _renewing(row["id"], chunks))
+            if checksum is None:
+                handle, new_offset = await self.service.storage.append_upload(
+                    row["storage_key"], row["handle"], offset, _renewing(row["id"], chunks))
+            else:
+                handle, new_offset = await self._append_verified(row, offset, chunks, checksum)
         finally:
             async with store.transaction() as conn:
                 await conn.execute('UPDATE upload SET lease_until = NULL WHERE id = $1', row["id"])
@@ -128,6 +170,25 @@ class Resumable:
             await self._finish({**row, "handle": handle})
             return new_offset, True
         return new_offset, False
+
+    async def _append_verified(self, row: dict[str, Any], offset: int, chunks: AsyncIterator[bytes],
+                               checksum: Checksum) -> tuple[str, int]:
+        """Stage the body as an object of its own, hashed as it streams (a mismatch or a broken body makes the
+        write fail, so nothing is stored), then append the staged bytes. The upload's saved handle is left as it
+        was until everything succeeded, so a failure at any point leaves the upload where it stood."""
+        storage = self.service.storage
+        staged = f"tus/{row['id']}/{uuid.uuid4().hex}"
+        await store.intend(staged)
+        try:
+            size = await _stage(storage, staged, checksum.verified(_renewing(row["id"], chunks)))
+            handle, new_offset = await storage.append_upload(
+                row["storage_key"], row["handle"], offset, _renewing(row["id"], storage.read(staged)))
+        finally:
+            await _drop_staged(storage, staged)
+        if new_offset != offset + size:
+            raise ServiceUnavailableError("The file store kept only part of the chunk, so none of it counts; "
+                                          "send it again", headers={"Retry-After": "5"})
+        return handle, new_offset
 
     async def _finish(self, row: dict[str, Any]) -> None:
         """Turn a complete upload into a file: the object, its checksum and type, then row and quota at once."""

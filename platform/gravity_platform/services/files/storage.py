@@ -1,8 +1,9 @@
 """Where file bytes live: the storage backend interface (`gravity_storage_backend` hook) and its errors.
 
 Keys are opaque strings the files service chooses (never a user's file name): ASCII letters, digits, `-`, `_`, `.`
-and `/` separating segments, never a `..` segment. Every method streams: no backend ever holds a whole object in
-memory."""
+and `/` separating segments, never a `..` segment (files live under `f/`; a tus PATCH carrying `Upload-Checksum` is
+staged for a moment under `tus/<upload>/` before it is appended). Every method streams: no backend ever holds a
+whole object in memory."""
 
 from __future__ import annotations
 

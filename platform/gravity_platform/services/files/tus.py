@@ -1,4 +1,5 @@
-"""The tus 1.0 endpoint at /api/v1/files/tus (core protocol with the creation and termination extensions)."""
+"""The tus 1.0 endpoint at /api/v1/files/tus (core protocol with the creation, termination and checksum
+extensions)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, head, post, route
 from litestar.datastructures import ResponseHeader
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from gravity_platform.kernel.access import PUBLIC
 from gravity_platform.kernel.errors import (
+    PROBLEM_JSON,
     BadRequestError,
     GravityError,
     PayloadTooLargeError,
@@ -17,6 +20,7 @@ from gravity_platform.kernel.errors import (
     problem_response,
 )
 from gravity_platform.kernel.routing import current_principal, service_of
+from gravity_platform.services.files.checksum import ADVERTISED, parse_checksum
 from gravity_platform.services.files.plugin import FilesService
 from gravity_platform.services.files.resumable import parse_metadata
 from gravity_platform.services.files.services import WRITE
@@ -24,8 +28,11 @@ from gravity_platform.services.files.transfer import NUMBER, RequestBody
 
 AnyRequest = Request[Any, Any, Any]
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination"
+TUS_EXTENSIONS = "creation,termination,checksum"
 OFFSET_TYPE = "application/offset+octet-stream"
+CHECKSUM_MISMATCH = ResponseSpec(None, generate_examples=False, media_type=PROBLEM_JSON, description=(
+    "The body does not match its `Upload-Checksum` (tus checksum extension): the chunk was discarded and the "
+    "offset did not move; send it again"))
 
 
 class PreconditionFailedError(GravityError):
@@ -75,7 +82,7 @@ class TusController(Controller):
     async def capabilities(self, request: AnyRequest) -> Response[None]:
         """What this tus server supports."""
         return Response(None, status_code=204, headers=_tus_headers(
-            **{"Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
+            **{"Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS, "Tus-Checksum-Algorithm": ADVERTISED,
                "Tus-Max-Size": str(_service(request).settings.max_file_size)}))
 
     @post("/", opt={"permission": WRITE}, status_code=201)
@@ -100,13 +107,18 @@ class TusController(Controller):
             **{"Upload-Offset": str(row["offset"]), "Upload-Length": str(row["length"])}))
 
     @route("/{upload_id:str}", http_method=["PATCH"], opt={"permission": WRITE}, status_code=204,
-           request_max_body_size=None)
+           request_max_body_size=None, responses={460: CHECKSUM_MISMATCH})
     async def append(self, request: AnyRequest, upload_id: FromPath[str]) -> Response[None]:
-        """Append bytes at `Upload-Offset` (409 when it is not the server's offset); the body streams to storage."""
+        """Append bytes at `Upload-Offset` (409 when it is not the server's offset); the body streams to storage.
+
+        With `Upload-Checksum: <algorithm> <base64 digest>` (tus checksum extension) the body is verified as it
+        streams and counts whole or not at all: a mismatch is 460 `checksum-mismatch` and the offset stays; an
+        algorithm not in `Tus-Checksum-Algorithm` is 400 `checksum-algorithm-unsupported`."""
         _check_version(request)
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != OFFSET_TYPE:
             raise UnsupportedMediaTypeError(f"PATCH bodies must be {OFFSET_TYPE}", headers=_tus_headers())
         offset = _number(request, "upload-offset")
+        checksum = parse_checksum(request.headers.get("upload-checksum"), _tus_headers())
         service, owner = _service(request), current_principal(request).subject
         row = await service.resumable.status(upload_id, owner)
         room = row["length"] - offset
@@ -115,7 +127,7 @@ class TusController(Controller):
             raise PayloadTooLargeError(f"The upload has {row['length']} bytes; this body goes past them",
                                        headers=_tus_headers())
         body = RequestBody(request.receive, max(room, 0))
-        new_offset, _ = await service.resumable.append(upload_id, owner, offset, body.chunks())
+        new_offset, _ = await service.resumable.append(upload_id, owner, offset, body.chunks(), checksum)
         if body.too_large:
             raise PayloadTooLargeError("The body went past the upload's length; the bytes up to it were kept",
                                        headers=_tus_headers(**{"Upload-Offset": str(new_offset)}))
