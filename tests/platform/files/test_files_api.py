@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import uuid
+from email.utils import format_datetime, parsedate_to_datetime
 
 import httpx2
 import nats
@@ -86,6 +88,25 @@ async def test_etag_revalidation(http: httpx2.AsyncClient, account: Account) -> 
     assert unchanged.status_code == 304 and unchanged.content == b""
     changed = await http.get(url, headers={**account.headers, "If-None-Match": '"something-else"'})
     assert changed.status_code == 200 and changed.content == data
+
+
+async def test_last_modified_revalidation(http: httpx2.AsyncClient, account: Account) -> None:
+    """Last-Modified is the file's creation (its bytes never change); If-Modified-Since at or after it is 304,
+    before it 200; If-None-Match, when sent, decides instead (RFC 9110 13.1.3); a bad date is ignored."""
+    data = b"dated"
+    file_id = (await upload(http, account.headers, data)).json()["id"]
+    url = f"/api/v1/files/{file_id}/content"
+    first = await http.get(url, headers=account.headers)
+    modified = parsedate_to_datetime(first.headers["last-modified"])
+    assert abs((modified - dt.datetime.now(dt.UTC)).total_seconds()) < 300
+    later = format_datetime(modified + dt.timedelta(seconds=5), usegmt=True)
+    earlier = format_datetime(modified - dt.timedelta(seconds=5), usegmt=True)
+    for since, status in ((first.headers["last-modified"], 304), (later, 304), (earlier, 200), ("yesterday", 200)):
+        answer = await http.get(url, headers={**account.headers, "If-Modified-Since": since})
+        assert answer.status_code == status, since
+        assert answer.content == (data if status == 200 else b"")
+    etag_wins = await http.get(url, headers={**account.headers, "If-Modified-Since": later, "If-None-Match": '"x"'})
+    assert etag_wins.status_code == 200
 
 
 async def test_a_traversal_name_is_only_a_name(http: httpx2.AsyncClient, account: Account,

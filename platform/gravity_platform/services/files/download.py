@@ -4,8 +4,10 @@ exist."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from litestar import Response
@@ -24,6 +26,19 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in {c.removeprefix("W/") for c in candidates}
 
 
+def unmodified_since(header: str | None, modified: dt.datetime) -> bool:
+    """Whether an If-Modified-Since date is at or after `modified` (to the second); False for a bad date."""
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:
+        return False  # not an HTTP-date (those are GMT)
+    return modified.replace(microsecond=0) <= since
+
+
 @dataclass(frozen=True)
 class Answer:
     """What a download answers, decided from the file's row and the request headers alone."""
@@ -35,7 +50,8 @@ class Answer:
 
 
 def plan(row: dict[str, Any], headers: Mapping[str, str], range_header: str | None) -> Answer:
-    """The status, headers and byte span of the answer: 304 for a matching If-None-Match, 206 for a satisfiable
+    """The status, headers and byte span of the answer: 304 for a matching If-None-Match (or, without one, an
+    If-Modified-Since at or after the file's creation, its Last-Modified), 206 for a satisfiable
     Range (unless If-Range names another version), else 200; RangeNotSatisfiableError (416) for an unsatisfiable
     one. Content-Type is a header here (not Litestar's media type, which would append a second charset)."""
     size: int = row["size"]
@@ -45,7 +61,11 @@ def plan(row: dict[str, Any], headers: Mapping[str, str], range_header: str | No
         "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
         "Cache-Control": "public, no-cache" if row["is_public"] else "private, no-cache",
     }
-    if etag_matches(headers.get("if-none-match"), etag):
+    created: dt.datetime = row["created_at"]  # a file's bytes never change after it is created
+    common["Last-Modified"] = format_datetime(created.astimezone(dt.UTC), usegmt=True)
+    if_none_match = headers.get("if-none-match")
+    if etag_matches(if_none_match, etag) or (if_none_match is None and
+                                             unmodified_since(headers.get("if-modified-since"), created)):
         return Answer(304, common)
     if_range = headers.get("if-range")
     wanted = parse_range(range_header, size) if not if_range or etag_matches(if_range, etag) else None
