@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +119,15 @@ class Host:
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} ({self.ip}): no SSH after {timeout:.0f}s; see {self.workdir}/console.log")
 
+    def console_tail(self, lines: int = 30) -> str:
+        """The last lines the host's console printed (its boot)."""
+        try:
+            return "\n".join(
+                (self.workdir / "console.log").read_bytes().decode(errors="replace").splitlines()[-lines:]
+            )
+        except OSError:
+            return "(no console log)"
+
     def stop(self, *, hard: bool = True, timeout: float = 20) -> None:
         """Power the host off: ``hard`` kills its PID 1 at once (a pulled plug), else a clean shutdown."""
         if self.process is None:
@@ -202,8 +212,24 @@ class HostFactory:
             self._start(host)
             booted.append(host)
         with ThreadPoolExecutor(max_workers=len(booted) or 1) as pool:
-            list(pool.map(lambda h: h.wait_ssh(timeout), booted))
+            list(pool.map(lambda h: self._wait_booted(h, timeout), booted))
         return booted
+
+    def _wait_booted(self, host: Host, timeout: float) -> None:
+        """Wait for SSH. A host that does not come up is booted once more: a throwaway container's hiccup is not
+        the product's failure. Should the second boot fail too, the error carries both consoles' last lines."""
+        try:
+            host.wait_ssh(timeout)
+            return
+        except (TimeoutError, RuntimeError) as error:
+            first = f"{error}\nits console:\n{host.console_tail()}"
+        print(f"{host.name}: booting again after: {first}", file=sys.stderr)
+        host.destroy()
+        self._start(host)
+        try:
+            host.wait_ssh(timeout)
+        except (TimeoutError, RuntimeError) as error:
+            raise TimeoutError(f"{error}\nits console:\n{host.console_tail()}\nthe first boot: {first}") from None
 
     def destroy_all(self) -> None:
         """Destroy every host this factory booted, and any left by a run that died."""

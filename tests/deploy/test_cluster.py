@@ -61,11 +61,11 @@ def test_r3_stream_replicates_across_the_cluster(cluster: Cluster) -> None:
     event stream is R3 too."""
     first, *others = cluster.hosts
     password = cluster.secrets["nats_app"]
-    created, ack = nats_request(
-        first, password, [(f"$JS.API.STREAM.CREATE.{STREAM['name']}", STREAM), ("probe.hello", {"n": 1})]
-    )["replies"]
+    (created,) = nats_request(first, password, [(f"$JS.API.STREAM.CREATE.{STREAM['name']}", STREAM)])["replies"]
     assert "error" not in created, created
     assert created["config"]["num_replicas"] == 3
+    # The stream takes publishes once its own replicas have elected a leader ("no responders" until then).
+    ack = eventually(lambda: nats_request(first, password, [("probe.hello", {"n": 1})])["replies"][0])
     assert ack == {"stream": "PROBE", "seq": 1}
 
     def replicated() -> dict[str, Any]:
