@@ -33,6 +33,16 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+def human_size(count: int) -> str:
+    """A byte count for people: 512 B, 1.5 KiB, ... up to GiB."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
 class Application:
     """Console output, the ``--json`` switch, verbosity and error exits, shared by every command.
 

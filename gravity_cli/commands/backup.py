@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gravity_cli import ansible_run
+from gravity_cli.application import human_size
 from gravity_cli.commands import app_of
 from gravity_cli.errors import CLIError
 
@@ -98,12 +99,13 @@ def list_backups(
         app.print_json(described)
         return
     app.print_table(["LABEL", "TYPE", "STARTED", "FINISHED", "SIZE", "IN REPOSITORY"], [
-        (b["label"], b["type"], _when(b["start"]), _when(b["stop"]), _size(b["size"]), _size(b["repository_size"]))
+        (b["label"], b["type"], _when(b["start"]), _when(b["stop"]), human_size(b["size"]),
+         human_size(b["repository_size"]))
         for b in described["postgresql"]
     ], title="PostgreSQL (pgBackRest)")  # fmt: skip
     app.print_table(["SNAPSHOT", "TIME", "BACKUP", "STREAMS"], [
         (s["name"], s["time"][:19].replace("T", " "), s.get("label") or "",
-         ", ".join(f"{x['name']} ({x['messages']} msgs, {_size(x['bytes'])})" for x in s["streams"]))
+         ", ".join(f"{x['name']} ({x['messages']} msgs, {human_size(x['bytes'])})" for x in s["streams"]))
         for s in described["nats"]
     ], title="NATS JetStream snapshots")  # fmt: skip
 
@@ -148,12 +150,3 @@ def _iso_time(value: str) -> str:
 
 def _when(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _size(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gravity_cli import credentials
+from gravity_cli.application import human_size
 from gravity_cli.commands import app_of
 from gravity_cli.errors import CLIError
 
@@ -29,15 +30,6 @@ def _as_dict(file: File) -> dict[str, Any]:
 
     data: dict[str, Any] = msgspec.to_builtins(file)
     return data
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @contextmanager
@@ -76,7 +68,7 @@ def upload(
         app.print_json(_as_dict(stored))
         return
     app.print_text(stored.id)
-    app.success(f"Uploaded {stored.name} ({_human(stored.size)}, {stored.content_type}, sha256 {stored.sha256})")
+    app.success(f"Uploaded {stored.name} ({human_size(stored.size)}, {stored.content_type}, sha256 {stored.sha256})")
 
 
 @cli.command()
@@ -98,7 +90,7 @@ def download(
             raise CLIError(f"{target} exists; pass --force to overwrite it")
         with _progress(app, f"Downloading {info.name}") as progress:
             written = client.files.download(file_id, to=target, progress=progress, timeout=None)
-    app.success(f"Saved {target} ({_human(written)})")
+    app.success(f"Saved {target} ({human_size(written)})")
 
 
 @cli.command("ls")
@@ -114,7 +106,7 @@ def list_files(
     if app.wants_json(json_output):
         app.print_json(files)
         return
-    rows = [(f["id"], f["name"], _human(f["size"]), f["content_type"], "public" if f["public"] else "",
+    rows = [(f["id"], f["name"], human_size(f["size"]), f["content_type"], "public" if f["public"] else "",
              str(f["created_at"])[:19]) for f in files]
     app.print_table(["ID", "NAME", "SIZE", "TYPE", "SHARED", "CREATED"], rows)
     if len(files) == limit:
