@@ -4,7 +4,11 @@
 The access token comes as an `Authorization: Bearer` header, an `access_token` query parameter, or — for
 browsers, which cannot set headers on a WebSocket — the subprotocol pair `["bearer", "<token>"]` (answered with
 the subprotocol `bearer`). Without a valid, not revoked token the socket is accepted and closed at once with
-code 4401; it is closed the same way when the token is revoked or expires while connected."""
+code 4401; it is closed the same way when the token is revoked or expires while connected.
+
+The handshake completes only once NATS has confirmed the socket's subscription, so whatever is published for
+the user after the client sees the socket open reaches it (on one NATS server; across a NATS cluster, interest
+travels between servers within milliseconds). Without NATS the socket is closed at once with code 1013."""
 
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ log = logging.getLogger("gravity.realtime")
 PATH = "/api/v1/realtime"
 UNAUTHORIZED = 4401
 TRY_AGAIN_LATER = 1013
+SUBSCRIBE_TIMEOUT = 5.0
+"""Seconds NATS has to confirm the socket's subscriptions before the socket is closed with 1013."""
 CHECK_INTERVAL = 5.0
 """Seconds between two checks that the socket's token is still valid (deny-list and expiry)."""
 QUEUE_SIZE = 256
@@ -78,13 +84,8 @@ async def realtime(socket: AnySocket) -> None:
     node = socket.app.state.node
     token, subprotocol = offered_token(socket)
     principal = await _authenticate(node, token)
-    await socket.accept(subprotocols=subprotocol)
     if principal is None:
-        await socket.close(code=UNAUTHORIZED, reason="A valid access token is required")
-        return
-    nc = node.bus.nc
-    if nc is None or not node.bus.connected:
-        await socket.close(code=TRY_AGAIN_LATER, reason="Live updates are unavailable right now")
+        await _refuse(socket, subprotocol, UNAUTHORIZED, "A valid access token is required")
         return
     queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
     recheck = asyncio.Event()
@@ -99,14 +100,36 @@ async def realtime(socket: AnySocket) -> None:
         node.deny_list.remember(entry["kind"], entry["value"], int(entry["ttl"]), int(entry["marker"]))
         recheck.set()
 
-    subscriptions = [await nc.subscribe(user_subject(principal.subject), cb=on_message),
-                     await nc.subscribe(f"gravity.rt.{DENY_TOPIC}", cb=on_denied)]
+    subscriptions: list[Any] = []
     try:
+        nc = node.bus.nc
+        if nc is None or not node.bus.connected:
+            raise ConnectionError("not connected to NATS")
+        subscriptions = [await nc.subscribe(user_subject(principal.subject), cb=on_message),
+                         await nc.subscribe(f"gravity.rt.{DENY_TOPIC}", cb=on_denied)]
+        await nc.flush(timeout=SUBSCRIBE_TIMEOUT)
+    except Exception as error:
+        log.warning("realtime socket refused: live updates unavailable", extra={"error": repr(error)})
+        await _refuse(socket, subprotocol, TRY_AGAIN_LATER, "Live updates are unavailable right now")
+        await _unsubscribe(subscriptions)
+        return
+    try:
+        await socket.accept(subprotocols=subprotocol)
         await _relay(socket, node, principal, queue, recheck)
     finally:
-        for subscription in subscriptions:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+        await _unsubscribe(subscriptions)
+
+
+async def _refuse(socket: AnySocket, subprotocol: str | None, code: int, reason: str) -> None:
+    """Complete the handshake and close at once: browsers see the close code, not a failed handshake."""
+    await socket.accept(subprotocols=subprotocol)
+    await socket.close(code=code, reason=reason)
+
+
+async def _unsubscribe(subscriptions: list[Any]) -> None:
+    for subscription in subscriptions:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
 
 
 async def _relay(socket: AnySocket, node: Any, principal: Principal, queue: asyncio.Queue[bytes],

@@ -109,9 +109,17 @@ async def put_template(http: httpx2.AsyncClient, admin: Account, name: str, chan
     return body
 
 
-async def send(http: httpx2.AsyncClient, admin: Account, **body: Any) -> httpx2.Response:
+async def attempt_send(http: httpx2.AsyncClient, sender: Account, **body: Any) -> httpx2.Response:
+    """POST a send request as `sender` and return the reply, whatever it is."""
     body.setdefault("idempotency_key", uuid.uuid4().hex)
-    return await http.post("/api/v1/notifications", json=body, headers=admin.headers)
+    return await http.post("/api/v1/notifications", json=body, headers=sender.headers)
+
+
+async def send(http: httpx2.AsyncClient, sender: Account, **body: Any) -> httpx2.Response:
+    """Send a notification, failing the test at once if it is not accepted."""
+    response = await attempt_send(http, sender, **body)
+    assert response.status_code == 201, response.text
+    return response
 
 
 async def notification(http: httpx2.AsyncClient, admin: Account, notification_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from gravity_platform.kernel.settings import GravitySettings
 from tests.platform.conftest import Account
 from tests.platform.harness import RunningNode, running_node
-from tests.platform.notifications.conftest import INAPP, eventually, put_template, send, unique_name
+from tests.platform.notifications.conftest import INAPP, eventually, notification, put_template, send, unique_name
 from tests.platform.support import assert_problem
 
 INBOX = "/api/v1/notifications/inbox"
@@ -33,8 +33,15 @@ def ws_url(edge: RunningNode, query: str = "") -> str:
     return f"ws://127.0.0.1:{edge.port}/api/v1/realtime{query}"
 
 
-async def receive(socket: ClientConnection, timeout: float = 20.0) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+async def receive(socket: ClientConnection, http: httpx2.AsyncClient, admin: Account, sent: httpx2.Response,
+                  timeout: float = 20.0) -> dict[str, Any]:
+    """The next message on `socket`; if none comes, fail with what became of the notification `sent`."""
+    try:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+    except TimeoutError:
+        state = await notification(http, admin, sent.json()["notifications"][0]["id"])
+        raise AssertionError(f"no live message in {timeout}s; the notification's deliveries: "
+                             f"{state['deliveries']}") from None
     return message
 
 
@@ -49,9 +56,8 @@ async def test_live_delivery_through_another_node(http: httpx2.AsyncClient, admi
     name = unique_name()
     await put_template(http, admin, name, INAPP)
     async with connect(ws_url(edge), additional_headers=account.headers) as socket:
-        await asyncio.sleep(0.2)  # the subscription is made right after the handshake
         sent = await send(http, admin, user_id=account.id, template=name, data={"name": "Ada", "count": 2})
-        message = await receive(socket)
+        message = await receive(socket, http, admin, sent)
     assert message["topic"] == "notifications.inbox"
     item = message["data"]
     assert (item["title"], item["body"]) == ("Hello Ada", "You have 2 new messages")
@@ -116,10 +122,9 @@ async def test_socket_authentication(http: httpx2.AsyncClient, admin: Account, a
     async with connect(ws_url(edge, f"?access_token={account.access_token}")) as by_query, \
             connect(ws_url(edge), subprotocols=["bearer", account.access_token]) as by_protocol:  # type: ignore[list-item]
         assert by_protocol.subprotocol == "bearer"
-        await asyncio.sleep(0.2)
-        await send(http, admin, user_id=account.id, template=name, data={"name": "Q", "count": 1})
-        assert (await receive(by_query))["data"]["title"] == "Hello Q"
-        assert (await receive(by_protocol))["data"]["title"] == "Hello Q"
+        sent = await send(http, admin, user_id=account.id, template=name, data={"name": "Q", "count": 1})
+        assert (await receive(by_query, http, admin, sent))["data"]["title"] == "Hello Q"
+        assert (await receive(by_protocol, http, admin, sent))["data"]["title"] == "Hello Q"
 
         logout = await http.post("/api/v1/auth/logout", headers=account.headers)
         assert logout.status_code in (200, 204), logout.text

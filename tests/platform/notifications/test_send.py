@@ -17,6 +17,7 @@ from gravity_platform.services.notifications.tables import Delivery, InboxItem, 
 from tests.platform.conftest import Account, new_account
 from tests.platform.notifications.conftest import (
     INAPP,
+    attempt_send,
     channel_status,
     eventually,
     notification,
@@ -92,14 +93,14 @@ async def test_same_idempotency_key_notifies_once(http: httpx2.AsyncClient, admi
 async def test_who_may_send_and_read_status(http: httpx2.AsyncClient, admin: Account, account: Account) -> None:
     name = unique_name()
     await put_template(http, admin, name, INAPP)
-    refused = await send(http, account, user_id=account.id, template=name, data={"name": "x", "count": 1})
+    refused = await attempt_send(http, account, user_id=account.id, template=name, data={"name": "x", "count": 1})
     assert_problem(refused, 403, "forbidden")
-    assert_problem(await send(http, admin, template=name, data={}), 422)
+    assert_problem(await attempt_send(http, admin, template=name, data={}), 422)
     sent = await send(http, admin, user_id=account.id, template=name, data={"name": "x", "count": 1})
     notification_id = sent.json()["notifications"][0]["id"]
     assert_problem(await http.get(f"/api/v1/notifications/{notification_id}", headers=account.headers), 403)
     assert_problem(await http.get(f"/api/v1/notifications/{uuid.uuid4()}", headers=admin.headers), 404)
-    nobody = await send(http, admin, user_id=str(uuid.uuid4()), template=name, data={"name": "x", "count": 1})
+    nobody = await attempt_send(http, admin, user_id=str(uuid.uuid4()), template=name, data={"name": "x", "count": 1})
     assert_problem(nobody, 422)
 
 

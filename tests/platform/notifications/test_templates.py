@@ -10,7 +10,7 @@ import pytest
 from gravity_platform.kernel.errors import GravityError
 from gravity_platform.services.notifications.plugin import NotificationsService
 from tests.platform.conftest import Account
-from tests.platform.notifications.conftest import INAPP, notification, put_template, send, unique_name
+from tests.platform.notifications.conftest import INAPP, attempt_send, notification, put_template, send, unique_name
 from tests.platform.support import assert_problem
 
 EMAIL = {"subject": "Hi {{ name }}", "text": "Hello {{ name }}", "html": "<p>Hello {{ name }}</p>"}
@@ -54,11 +54,11 @@ async def test_send_pins_the_version(http: httpx2.AsyncClient, admin: Account, a
 
 async def test_unknown_template_and_missing_variables(http: httpx2.AsyncClient, admin: Account,
                                                       account: Account) -> None:
-    missing = await send(http, admin, user_id=account.id, template=unique_name("none"), data={})
+    missing = await attempt_send(http, admin, user_id=account.id, template=unique_name("none"), data={})
     assert_problem(missing, 404, "template-not-found")
     name = unique_name()
     await put_template(http, admin, name, INAPP)
-    undefined = await send(http, admin, user_id=account.id, template=name, data={"name": "x"})
+    undefined = await attempt_send(http, admin, user_id=account.id, template=name, data={"name": "x"})
     body = assert_problem(undefined, 422, "render-failed")
     assert "count" in body["detail"]
 

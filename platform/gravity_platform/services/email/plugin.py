@@ -106,12 +106,6 @@ class EmailService(Service):
             raise NotFoundError("This node does not send through the dev mail catcher")
         return Mailbox(self.settings.catcher_dir)
 
-    def poke_outbox(self) -> None:
-        """Relay freshly committed events now."""
-        for relay in self.node.relays:
-            if relay.service == self.name:
-                relay.poke()
-
     @hookimpl
     def gravity_email_transport(self, name: str, options: dict[str, Any]) -> EmailTransport | None:
         """The built-in `smtp` transport."""
