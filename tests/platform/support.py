@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import email.parser
+import email.policy
 import json
 import re
 import sys
@@ -128,3 +130,19 @@ async def extra_stack(root: Path, *, durable: bool = False) -> AsyncIterator[Dev
         yield devstack
     finally:
         await devstack.stop()
+
+
+def byte_ranges(response: httpx2.Response) -> list[tuple[str, bytes]]:
+    """The parts of a `multipart/byteranges` answer as (Content-Range, bytes), read by the standard library's
+    MIME parser rather than by anything the server shares."""
+    assert response.status_code == 206, response.text
+    assert response.headers["content-type"].startswith("multipart/byteranges; boundary=")
+    head = f"Content-Type: {response.headers['content-type']}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + response.content)
+    assert message.is_multipart() and not message.defects, message.defects
+    parts = []
+    for part in message.iter_parts():
+        body = part.get_payload(decode=True)
+        assert isinstance(body, bytes)
+        parts.append((str(part["Content-Range"]), body))
+    return parts

@@ -13,9 +13,10 @@ import httpx2
 import nats
 
 from gravity_platform.devstack import StackEndpoints
+from gravity_platform.services.files.transfer import MAX_RANGES
 from tests.platform.conftest import Account, new_account
 from tests.platform.files.conftest import sha256, upload
-from tests.platform.support import assert_problem, superuser_fetch
+from tests.platform.support import assert_problem, byte_ranges, superuser_fetch
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(200)
 
@@ -77,6 +78,29 @@ async def test_ranges(http: httpx2.AsyncClient, account: Account) -> None:
 
     stale = await http.get(url, headers={**account.headers, "Range": "bytes=0-9", "If-Range": '"other"'})
     assert stale.status_code == 200 and stale.content == data
+
+
+async def test_several_ranges_in_one_answer(http: httpx2.AsyncClient, account: Account) -> None:
+    """Several ranges come back as multipart/byteranges (RFC 9110 14.6): ascending, overlapping or nearly adjacent
+    ones merged, unsatisfiable ones left out; its Content-Length is exact."""
+    data = bytes(range(256)) * 40
+    file_id = (await upload(http, account.headers, data, name="parts.bin")).json()["id"]
+    url = f"/api/v1/files/{file_id}/content"
+    size = len(data)
+    several = await http.get(url, headers={**account.headers, "Range": f"bytes=9000-9099, 0-9, 5-19, -5, {size}-"})
+    assert several.headers["content-length"] == str(len(several.content))
+    assert byte_ranges(several) == [(f"bytes 0-19/{size}", data[:20]), (f"bytes 9000-9099/{size}", data[9000:9100]),
+                                     (f"bytes {size - 5}-{size - 1}/{size}", data[-5:])]
+    assert "content-range" not in several.headers
+
+    near = await http.get(url, headers={**account.headers, "Range": "bytes=0-9,30-39"})  # merged: one plain part
+    assert near.status_code == 206 and near.headers["content-range"] == f"bytes 0-39/{size}"
+    assert near.content == data[:40]
+    too_many = ",".join(f"{n * 200}-{n * 200}" for n in range(MAX_RANGES + 1))
+    whole = await http.get(url, headers={**account.headers, "Range": f"bytes={too_many}"})
+    assert whole.status_code == 200 and whole.content == data
+    none_fits = await http.get(url, headers={**account.headers, "Range": f"bytes={size}-,{size + 5}-{size + 9}"})
+    assert_problem(none_fits, 416, "range-not-satisfiable")
 
 
 async def test_etag_revalidation(http: httpx2.AsyncClient, account: Account) -> None:

@@ -24,7 +24,7 @@ from gravity_platform.devstack import DevStack, ManagedProcess, StackEndpoints
 from gravity_platform.kernel.settings import GravitySettings
 from tests.platform.conftest import PASSWORD, sign_in, unique_email
 from tests.platform.harness import free_port
-from tests.platform.support import extra_stack
+from tests.platform.support import byte_ranges, extra_stack
 
 SIZE = 256 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -154,6 +154,11 @@ async def test_a_large_file_streams_through_the_gateway_with_flat_memory(pair: P
         part = await edge.get(f"/api/v1/files/{info['id']}/content", headers={**bearer, "Range": "bytes=1000-1999"})
         assert part.status_code == 206 and part.headers["content-range"] == f"bytes 1000-1999/{SIZE}"
         assert len(part.content) == 1000
+        parts = await edge.get(f"/api/v1/files/{info['id']}/content",
+                               headers={**bearer, "Range": f"bytes=1000-1999,-100,{SIZE // 2}-{SIZE // 2 + 99}"})
+        assert [(span, len(body)) for span, body in byte_ranges(parts)] == [
+            (f"bytes 1000-1999/{SIZE}", 1000), (f"bytes {SIZE // 2}-{SIZE // 2 + 99}/{SIZE}", 100),
+            (f"bytes {SIZE - 100}-{SIZE - 1}/{SIZE}", 100)]
         meta = await edge.get(f"/api/v1/files/{info['id']}", headers=bearer)
         assert meta.status_code == 200 and meta.json() == info
         assert (await edge.delete(f"/api/v1/files/{info['id']}", headers=bearer)).status_code == 204

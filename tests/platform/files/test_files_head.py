@@ -49,7 +49,10 @@ def assert_same_answer(got: httpx2.Response, headed: httpx2.Response) -> None:
     assert headed.status_code == got.status_code, (got.text, headed.headers)
     assert headed.content == b""
     for name in COMPARED:
-        assert headed.headers.get(name) == got.headers.get(name), name
+        expected, found = got.headers.get(name), headed.headers.get(name)
+        if name == "content-type" and expected and expected.startswith("multipart/byteranges"):
+            expected, found = expected.split("boundary=")[0], (found or "").split("boundary=")[0]  # random each time
+        assert found == expected, name
 
 
 def problem_head(response: httpx2.Response, status: int) -> None:
@@ -66,7 +69,7 @@ async def test_head_answers_what_get_would(http: httpx2.AsyncClient, account: Ac
     cases: list[dict[str, str]] = [
         {}, {"Range": "bytes=100-199"}, {"Range": "bytes=-10"}, {"Range": "bytes=4990-"}, {"Range": "bytes=5000-"},
         {"Range": "bytes=0-9", "If-Range": '"other"'}, {"Range": "bytes=0-9", "If-Range": etag},
-        {"If-None-Match": etag}, {"If-None-Match": '"other"'},
+        {"If-None-Match": etag}, {"If-None-Match": '"other"'}, {"Range": "bytes=0-9,1000-1099"},
     ]
     statuses = []
     for extra in cases:
@@ -74,7 +77,7 @@ async def test_head_answers_what_get_would(http: httpx2.AsyncClient, account: Ac
         got, headed = await http.get(url, headers=headers), await http.head(url, headers=headers)
         assert_same_answer(got, headed)
         statuses.append(headed.status_code)
-    assert statuses == [200, 206, 206, 206, 416, 200, 206, 304, 200]
+    assert statuses == [200, 206, 206, 206, 416, 200, 206, 304, 200, 206]
     whole = await http.head(url, headers=account.headers)
     assert whole.headers["content-length"] == "5000" and whole.headers["accept-ranges"] == "bytes"
     assert whole.headers["content-disposition"].endswith("h%C3%A9ad.bin")

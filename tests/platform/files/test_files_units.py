@@ -3,6 +3,7 @@ and the signature by which a gateway vouches for a request it streams to another
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,14 @@ from gravity_platform.kernel.errors import RangeNotSatisfiableError
 from gravity_platform.services.files.local import LocalStorage
 from gravity_platform.services.files.resumable import parse_metadata
 from gravity_platform.services.files.storage import ObjectMissingError, StorageBackend, StorageError
-from gravity_platform.services.files.transfer import clean_name, content_disposition, detect_type, parse_range
+from gravity_platform.services.files.transfer import (
+    MAX_RANGES,
+    MERGE_GAP,
+    clean_name,
+    content_disposition,
+    detect_type,
+    parse_ranges,
+)
 
 sizes = st.integers(min_value=0, max_value=10**12)
 
@@ -25,44 +33,79 @@ sizes = st.integers(min_value=0, max_value=10**12)
 @given(size=sizes, first=st.integers(min_value=0, max_value=10**12), last=st.integers(min_value=0, max_value=10**12))
 def test_a_first_last_range_is_inside_the_file_or_refused(size: int, first: int, last: int) -> None:
     if last < first:
-        assert parse_range(f"bytes={first}-{last}", size) is None
+        assert parse_ranges(f"bytes={first}-{last}", size) is None
         return
     if first >= size:
         with pytest.raises(RangeNotSatisfiableError) as refused:
-            parse_range(f"bytes={first}-{last}", size)
+            parse_ranges(f"bytes={first}-{last}", size)
         assert refused.value.headers["Content-Range"] == f"bytes */{size}"
         return
-    result = parse_range(f"bytes={first}-{last}", size)
-    assert result == (first, min(last, size - 1))
+    assert parse_ranges(f"bytes={first}-{last}", size) == [(first, min(last, size - 1))]
 
 
 @given(size=sizes, suffix=st.integers(min_value=0, max_value=10**12))
 def test_a_suffix_range_takes_the_last_bytes(size: int, suffix: int) -> None:
     try:
-        result = parse_range(f"bytes=-{suffix}", size)
+        result = parse_ranges(f"bytes=-{suffix}", size)
     except RangeNotSatisfiableError:
         assert suffix == 0 or size == 0
         return
-    assert result == (max(0, size - suffix), size - 1)
+    assert result == [(max(0, size - suffix), size - 1)]
 
 
 @given(size=sizes, header=st.text(max_size=40))
-def test_any_header_gives_a_range_inside_the_file_none_or_416(size: int, header: str) -> None:
+def test_any_header_gives_ranges_inside_the_file_none_or_416(size: int, header: str) -> None:
     try:
-        result = parse_range(header, size)
+        result = parse_ranges(header, size)
     except RangeNotSatisfiableError:
         return
-    if result is not None:
-        first, last = result
+    for first, last in result or []:
         assert 0 <= first <= last < size
 
 
-def test_ranges_this_server_ignores() -> None:
-    assert parse_range("bytes=0-1,5-6", 10) is None
-    assert parse_range("items=0-1", 10) is None
-    assert parse_range("bytes=-", 10) is None
-    assert parse_range(None, 10) is None
-    assert parse_range("bytes=" + "9" * 5000 + "-", 10) is None
+specs = st.one_of(st.tuples(st.integers(0, 600), st.none() | st.integers(0, 600)).filter(
+    lambda spec: spec[1] is None or spec[1] >= spec[0]), st.tuples(st.none(), st.integers(1, 600)))
+
+
+def asked_bytes(first: int | None, last: int | None, size: int) -> range:
+    """The bytes of a file of `size` bytes that one range spec asks for (`first` None: the last `last` bytes)."""
+    if first is None:
+        assert last is not None
+        return range(max(0, size - last), size)
+    return range(first, size if last is None else min(size, last + 1))
+
+
+@given(size=st.integers(1, 500), wanted=st.lists(specs, min_size=1, max_size=MAX_RANGES))
+def test_several_ranges_cover_exactly_what_was_asked_merged_in_order(
+        size: int, wanted: list[tuple[int | None, int | None]]) -> None:
+    header = "bytes=" + ", ".join(f"{'' if a is None else a}-{'' if b is None else b}" for a, b in wanted)
+    asked = {byte for first, last in wanted for byte in asked_bytes(first, last, size)}
+    if not asked:
+        with pytest.raises(RangeNotSatisfiableError):
+            parse_ranges(header, size)
+        return
+    result = parse_ranges(header, size)
+    assert result is not None
+    covered = {byte for first, last in result for byte in range(first, last + 1)}
+    assert asked <= covered
+    for first, last in result:
+        assert first in asked and last in asked  # merging fills gaps between asked bytes, never past them
+    for (_, last), (first, _) in itertools.pairwise(result):
+        assert first > last + 1 + MERGE_GAP  # ascending, and parts closer than MERGE_GAP are one part
+
+
+def test_ranges_this_server_ignores_or_merges() -> None:
+    assert parse_ranges("bytes=0-1,5-6", 1000) == [(0, 6)]
+    assert parse_ranges("bytes=500-599, ,0-9", 1000) == [(0, 9), (500, 599)]
+    assert parse_ranges("bytes=0-9,2-1", 1000) is None  # one invalid range spoils the header
+    assert parse_ranges("bytes=" + ",".join(f"{n * 100}-{n * 100}" for n in range(MAX_RANGES + 1)), 10**6) is None
+    assert parse_ranges("items=0-1", 10) is None
+    assert parse_ranges("bytes=-", 10) is None
+    assert parse_ranges("bytes=", 10) is None
+    assert parse_ranges(None, 10) is None
+    assert parse_ranges("bytes=" + "9" * 5000 + "-", 10) is None
+    with pytest.raises(RangeNotSatisfiableError):
+        parse_ranges("bytes=5000-,-0", 1000)
 
 
 @given(name=st.text(max_size=300))

@@ -16,7 +16,7 @@ from gravity_platform.kernel.migrations import migrate
 from gravity_platform.kernel.node import build_node
 from tests.platform.conftest import new_account
 from tests.platform.harness import RunningNode, make_settings, running_node
-from tests.platform.support import extra_stack
+from tests.platform.support import byte_ranges, extra_stack
 from tests.plugins.s3.s3servers import S3Server
 from tests.plugins.s3.streams import MIB, payload
 
@@ -80,6 +80,10 @@ async def test_upload_ranged_download_resumable_upload_and_delete_on_s3(
         assert part.status_code == 206
         assert part.content == data[start:start + 20]
         assert part.headers["content-range"] == f"bytes {start}-{start + 19}/{len(data)}"
+        parts = await http.get(url, headers={**account.headers, "Range": f"bytes=0-99,{start}-{start + 19},-7"})
+        assert byte_ranges(parts) == [(f"bytes 0-99/{len(data)}", data[:100]),
+                                      (f"bytes {start}-{start + 19}/{len(data)}", data[start:start + 20]),
+                                      (f"bytes {len(data) - 7}-{len(data) - 1}/{len(data)}", data[-7:])]
         whole = await http.get(url, headers=account.headers)
         assert whole.status_code == 200 and whole.content == data
 

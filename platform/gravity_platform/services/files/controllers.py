@@ -126,8 +126,9 @@ class FilesController(Controller):
         signature: Annotated[str | None, QueryParameter(max_length=100)] = None,
         range_header: Annotated[str | None, HeaderParameter(name="Range", required=False)] = None,
     ) -> Response[Any]:
-        """The file's bytes, streamed: Range (206/416), ETag and If-None-Match (304). With `expires` and
-        `signature` (a signed URL) no token is needed; a tampered or expired one is 403."""
+        """The file's bytes, streamed: Range (206/416; several ranges come as `multipart/byteranges`), ETag and
+        If-None-Match (304). With `expires` and `signature` (a signed URL) no token is needed; a tampered or
+        expired one is 403."""
         service = _service(request)
         row = await _content_row(request, file_id, expires, signature)
         return await content_response(service.storage, row, request.headers, range_header)

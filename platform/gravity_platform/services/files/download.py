@@ -1,10 +1,11 @@
-"""Answering a download (GET) or its HEAD: ETag revalidation, a single byte range as a ranged backend read, safe
-headers. A HEAD answers exactly the status and headers the GET would, asking the backend only whether the bytes
-exist."""
+"""Answering a download (GET) or its HEAD: ETag revalidation; byte ranges, each a ranged backend read (several
+in one `multipart/byteranges` answer); safe headers. A HEAD answers exactly the status and headers the GET would,
+asking the backend only whether the bytes exist."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
@@ -15,7 +16,7 @@ from litestar.response import Stream
 
 from gravity_platform.kernel.errors import NotFoundError, ServiceUnavailableError
 from gravity_platform.services.files.storage import ObjectMissingError, StorageBackend, StorageError
-from gravity_platform.services.files.transfer import content_disposition, parse_range
+from gravity_platform.services.files.transfer import content_disposition, parse_ranges
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -39,21 +40,42 @@ def unmodified_since(header: str | None, modified: dt.datetime) -> bool:
     return modified.replace(microsecond=0) <= since
 
 
+Span = tuple[int, int]
+"""Bytes of the file to send: (offset, length)."""
+
+
 @dataclass(frozen=True)
 class Answer:
-    """What a download answers, decided from the file's row and the request headers alone."""
+    """What a download answers, decided from the file's row and the request headers alone: its status, headers
+    and body as pieces in order, each either literal bytes (a multipart boundary and part headers) or a Span."""
 
     status: int
     headers: dict[str, str]
-    start: int = 0
-    length: int = 0
+    pieces: tuple[bytes | Span, ...] = ()
+
+
+def _length(pieces: tuple[bytes | Span, ...]) -> int:
+    return sum(len(piece) if isinstance(piece, bytes) else piece[1] for piece in pieces)
+
+
+def _multipart(ranges: list[tuple[int, int]], size: int, content_type: str) -> tuple[str, tuple[bytes | Span, ...]]:
+    """The Content-Type and the body pieces of a `multipart/byteranges` answer (RFC 9110 14.6)."""
+    boundary = secrets.token_hex(16)
+    pieces: list[bytes | Span] = []
+    for first, last in ranges:
+        head = (f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Range: bytes {first}-{last}/{size}\r\n\r\n").encode()
+        pieces += [(b"\r\n" if pieces else b"") + head, (first, last - first + 1)]
+    pieces.append(f"\r\n--{boundary}--\r\n".encode())
+    return f"multipart/byteranges; boundary={boundary}", tuple(pieces)
 
 
 def plan(row: dict[str, Any], headers: Mapping[str, str], range_header: str | None) -> Answer:
-    """The status, headers and byte span of the answer: 304 for a matching If-None-Match (or, without one, an
-    If-Modified-Since at or after the file's creation, its Last-Modified), 206 for a satisfiable
-    Range (unless If-Range names another version), else 200; RangeNotSatisfiableError (416) for an unsatisfiable
-    one. Content-Type is a header here (not Litestar's media type, which would append a second charset)."""
+    """The status, headers and body pieces of the answer: 304 for a matching If-None-Match (or, without one, an
+    If-Modified-Since at or after the file's creation, its Last-Modified); 206 for a satisfiable Range (unless
+    If-Range names another version), with `multipart/byteranges` when it asks for several ranges; else 200;
+    RangeNotSatisfiableError (416) when no range can be met. Content-Type is a header here (not Litestar's media
+    type, which would append a second charset)."""
     size: int = row["size"]
     etag = f'"{row["sha256"]}"'
     common = {
@@ -68,14 +90,20 @@ def plan(row: dict[str, Any], headers: Mapping[str, str], range_header: str | No
                                              unmodified_since(headers.get("if-modified-since"), created)):
         return Answer(304, common)
     if_range = headers.get("if-range")
-    wanted = parse_range(range_header, size) if not if_range or etag_matches(if_range, etag) else None
-    start, length, status = 0, size, 200
-    if wanted is not None:
-        start, length, status = wanted[0], wanted[1] - wanted[0] + 1, 206
-        common["Content-Range"] = f"bytes {wanted[0]}-{wanted[1]}/{size}"
-    common["Content-Length"] = str(length)
-    common["Content-Type"] = row["content_type"]
-    return Answer(status, common, start, length)
+    ranges = parse_ranges(range_header, size) if not if_range or etag_matches(if_range, etag) else None
+    status, content_type = 206, row["content_type"]
+    pieces: tuple[bytes | Span, ...]
+    if ranges is None:
+        status, pieces = 200, ((0, size),)
+    elif len(ranges) == 1:
+        (first, last), = ranges
+        common["Content-Range"] = f"bytes {first}-{last}/{size}"
+        pieces = ((first, last - first + 1),)
+    else:
+        content_type, pieces = _multipart(ranges, size, content_type)
+    common["Content-Length"] = str(_length(pieces))
+    common["Content-Type"] = content_type
+    return Answer(status, common, pieces)
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -100,12 +128,25 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def content_response(storage: StorageBackend, row: dict[str, Any], headers: Mapping[str, str],
                            range_header: str | None) -> Response[Any]:
-    """The response carrying a file's bytes (or 206 with a part of them, or 304)."""
+    """The response carrying a file's bytes (or 206 with parts of them, or 304)."""
     answer = plan(row, headers, range_header)
-    if answer.status == 304 or answer.length == 0:
+    if answer.headers.get("Content-Length", "0") == "0":
         return Response(b"", status_code=answer.status, headers=answer.headers)
-    body = await _primed(storage.read(row["storage_key"], answer.start, answer.length))
-    return Stream(body, status_code=answer.status, headers=answer.headers)
+    key = row["storage_key"]
+    first_span = next(piece for piece in answer.pieces if not isinstance(piece, bytes))
+    started: AsyncIterator[bytes] | None = await _primed(storage.read(key, *first_span))
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal started
+        for piece in answer.pieces:
+            if isinstance(piece, bytes):
+                yield piece
+                continue
+            read, started = started or storage.read(key, *piece), None
+            async for chunk in read:
+                yield chunk
+
+    return Stream(body(), status_code=answer.status, headers=answer.headers)
 
 
 async def head_response(storage: StorageBackend, row: dict[str, Any], headers: Mapping[str, str],
@@ -113,7 +154,7 @@ async def head_response(storage: StorageBackend, row: dict[str, Any], headers: M
     """The HEAD of a download: the GET's status and headers, no body, and no read of the bytes (only a check that
     they exist, so a HEAD is 404 exactly when the GET would be)."""
     answer = plan(row, headers, range_header)
-    if answer.status != 304 and answer.length > 0:
+    if answer.headers.get("Content-Length", "0") != "0":
         try:
             stored = await storage.size(row["storage_key"])
         except StorageError:

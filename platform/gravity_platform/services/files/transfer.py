@@ -1,5 +1,5 @@
-"""Streaming request bodies (raw and multipart), hashing on the way, Range and Content-Disposition headers,
-and content types detected from the bytes. Nothing here holds a whole body in memory."""
+"""Streaming request bodies (raw and multipart), hashing on the way, Range (one or several byte ranges) and
+Content-Disposition headers, and content types detected from the bytes. Nothing here holds a whole body in memory."""
 
 from __future__ import annotations
 
@@ -19,7 +19,13 @@ from gravity_platform.kernel.errors import BadRequestError, GravityError, Payloa
 HEAD_BYTES = 8192
 DEFAULT_TYPE = "application/octet-stream"
 MAX_NAME = 255
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*$", re.IGNORECASE)
+_BYTES_UNIT = re.compile(r"^\s*bytes\s*=(.*)$", re.IGNORECASE | re.DOTALL)
+_RANGE_SPEC = re.compile(r"^\s*(\d{0,18})\s*-\s*(\d{0,18})\s*$")
+MAX_RANGES = 32
+"""Ranges one Range header may ask for; past this the whole file is sent (RFC 9110 14.2 lets a server ignore a
+Range header of many small ranges, which cost more to answer than the file)."""
+MERGE_GAP = 80
+"""Ranges closer than this many bytes are sent as one part: the gap costs less than another part's headers."""
 NUMBER = re.compile(r"^[0-9]{1,18}$")
 """A non-negative integer header value (Content-Length, Upload-Offset ...) small enough to be a size."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -165,29 +171,44 @@ def content_disposition(name: str, disposition: str = "attachment") -> str:
     return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe, safe='')}"
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The one byte range (first, last inclusive) a `Range` header asks for; None to send the whole file
-    (no header, a syntax this server ignores, or several ranges); RangeNotSatisfiableError when it cannot be met."""
+def parse_ranges(header: str | None, size: int) -> list[tuple[int, int]] | None:
+    """The byte ranges (first, last inclusive) a `Range` header asks for, in ascending order, with overlapping
+    ones and ones less than MERGE_GAP bytes apart merged (RFC 9110 14.6). None to send the whole file: no header,
+    a syntax or unit this server ignores, or more than MAX_RANGES ranges. RangeNotSatisfiableError when none of
+    the ranges starts inside the file."""
     if not header:
         return None
-    match = _RANGE.match(header)
-    if match is None:
+    unit = _BYTES_UNIT.match(header)
+    if unit is None:
         return None
-    first, last = match.group(1), match.group(2)
-    if not first and not last:
+    specs = [spec for spec in unit.group(1).split(",") if spec.strip()]  # empty list elements are allowed
+    if not specs or len(specs) > MAX_RANGES:
         return None
-    if not first:
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise RangeNotSatisfiableError(size)
-        return max(0, size - suffix), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
-    if last and end < start:
-        return None
-    if start >= size:
+    wanted: list[tuple[int, int]] = []
+    for spec in specs:
+        match = _RANGE_SPEC.match(spec)
+        if match is None:
+            return None
+        first, last = match.group(1), match.group(2)
+        if not first and not last:
+            return None
+        if not first:
+            suffix = int(last)
+            if suffix > 0 and size > 0:
+                wanted.append((max(0, size - suffix), size - 1))
+        elif last and int(last) < int(first):
+            return None
+        elif int(first) < size:
+            wanted.append((int(first), min(int(last), size - 1) if last else size - 1))
+    if not wanted:
         raise RangeNotSatisfiableError(size)
-    return start, min(end, size - 1)
+    merged: list[tuple[int, int]] = []
+    for first_byte, last_byte in sorted(wanted):
+        if merged and first_byte <= merged[-1][1] + 1 + MERGE_GAP:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last_byte))
+        else:
+            merged.append((first_byte, last_byte))
+    return merged
 
 
 def detect_type(head: bytes, name: str, declared: str | None) -> str:
