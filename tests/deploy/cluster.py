@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import ssl
 import threading
@@ -17,10 +18,12 @@ import httpx2
 
 from gravity_sdk import Gravity
 
-from .helpers import http_get_json
+from .helpers import tls_request
 from .hosts import Host
 
 PASSWORD = "correct horse battery staple"
+PATRONI_TLS = "/etc/postgresql/tls"
+"""The host certificate, key and CA Patroni's REST API uses (PostgreSQL's)."""
 
 
 @dataclass
@@ -55,8 +58,9 @@ def sql_on(host: Host, sql: str, database: str = "gravity") -> str:
 
 def patroni_cluster(host: Host) -> dict[str, dict[str, Any]]:
     """Patroni's view of the cluster (GET /cluster on ``host``), by member name."""
-    cluster = http_get_json(host, f"http://{host.ip}:8008/cluster")
-    return {member["name"]: member for member in cluster["members"]}
+    answer = tls_request(host, f"https://{host.ip}:8008/cluster", PATRONI_TLS, client_cert=False)
+    assert answer.get("status") == 200, answer
+    return {member["name"]: member for member in json.loads(answer["body"])["members"]}
 
 
 @contextmanager

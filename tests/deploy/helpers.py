@@ -73,6 +73,16 @@ def nats_request(host: Host, password: str, requests: list[tuple[str, Any]], *, 
     return probe(host, job)
 
 
+def tls_request(host: Host, url: str, cert_dir: str, *, client_cert: bool = True, method: str = "GET",
+                auth: str | None = None) -> dict[str, Any]:
+    """A request from ``host`` verified against ``cert_dir``/ca.crt, showing the host's certificate from there
+    (``client_cert``): ``{"status", "body"}``, or ``{"error"}`` when no HTTP answer came."""
+    cert = [f"{cert_dir}/server.crt", f"{cert_dir}/server.key"] if client_cert else None
+    answer: dict[str, Any] = probe(host, {"kind": "https", "url": url, "ca_file": f"{cert_dir}/ca.crt", "cert": cert,
+                                          "method": method, "auth": auth})
+    return answer
+
+
 def valkey_commands(host: Host, commands: list[list[str]], *, port: int = 6379, target: str | None = None) -> Any:
     """Send Valkey (or Sentinel) commands from ``host`` to ``target`` (default its private address)."""
     return probe(host, {"kind": "valkey", "host": target or host.ip, "port": port, "commands": commands})

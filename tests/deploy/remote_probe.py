@@ -1,5 +1,5 @@
-"""A standard-library-only client run *on* a test host (``python3 -``) to talk to NATS, Valkey and
-SeaweedFS's filer there.
+"""A standard-library-only client run *on* a test host (``python3 -``) to talk to NATS, Valkey, SeaweedFS's
+filer and TLS endpoints of the internal CA (etcd, Patroni) there.
 
 The hosts have neither the nats CLI nor valkey-cli, and must not need PyPI, so the tests send this file over SSH
 with a job appended (see :func:`script`) and read one JSON document back from stdout.
@@ -7,9 +7,11 @@ with a job appended (see :func:`script`) and read one JSON document back from st
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import ssl
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -107,8 +109,28 @@ def filer_md5s(base: str, path: str) -> list[str]:
     return found
 
 
+def https(url: str, *, ca_file: str, cert: list[str] | None = None, method: str = "GET",
+          auth: str | None = None) -> dict[str, Any]:
+    """One request, verified against ``ca_file`` (``http:`` URLs go in plain text), showing the certificate and key
+    in ``cert`` if given, with Basic ``auth`` ("user:password") if given: ``{"status", "body"}``, or ``{"error"}``
+    when no HTTP answer came (refused, a TLS failure, plain HTTP to a TLS port ...)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    if cert:
+        context.load_cert_chain(*cert)
+    request = urllib.request.Request(url, method=method, data=b"" if method in ("POST", "PUT") else None)  # noqa: S310
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        answer = urllib.request.urlopen(request, context=context if url.startswith("https:") else None, timeout=10)  # noqa: S310
+        return {"status": answer.status, "body": answer.read().decode()}
+    except urllib.error.HTTPError as error:
+        return {"status": error.code, "body": error.read().decode()}
+    except (OSError, ValueError) as error:  # urllib's URLError, ssl.SSLError and RemoteDisconnected are OSErrors
+        return {"error": repr(error)}
+
+
 def run(job: dict[str, Any]) -> Any:
-    """Execute one job: ``{"kind": "nats"|"valkey"|"filer", ...}``."""
+    """Execute one job: ``{"kind": "nats"|"valkey"|"filer"|"https", ...}``."""
     if job["kind"] == "nats":
         client = Nats(job["host"], job["port"], job["user"], job["password"], job["ca_file"])
         replies = [client.request(subject, json.dumps(body).encode() if body is not None else b"")
@@ -119,6 +141,9 @@ def run(job: dict[str, Any]) -> Any:
         return [valkey.command(*command) for command in job["commands"]]
     if job["kind"] == "filer":
         return filer_md5s(job["url"], job["path"])
+    if job["kind"] == "https":
+        return https(job["url"], ca_file=job["ca_file"], cert=job.get("cert"), method=job.get("method", "GET"),
+                     auth=job.get("auth"))
     raise ValueError(job["kind"])
 
 

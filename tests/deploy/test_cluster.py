@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import shlex
 import shutil
 import time
 from pathlib import Path
@@ -19,9 +18,19 @@ from typing import Any
 
 import pytest
 
-from .cluster import PASSWORD, Cluster, Traffic, edge_client, patroni_cluster, register_through, sql_on
+from .cluster import PASSWORD, PATRONI_TLS, Cluster, Traffic, edge_client, patroni_cluster, register_through, sql_on
 from .conftest import BootHosts, record_time
-from .helpers import ENGINE_PORTS, DeployEnv, eventually, http_get_json, make_inventory, nats_request, open_ports, probe
+from .helpers import (
+    ENGINE_PORTS,
+    DeployEnv,
+    eventually,
+    http_get_json,
+    make_inventory,
+    nats_request,
+    open_ports,
+    probe,
+    tls_request,
+)
 from .helpers import valkey_commands as valkey
 from .hosts import Host
 
@@ -182,19 +191,33 @@ def test_etcd_speaks_tls_to_certified_clients_only(cluster: Cluster) -> None:
     """etcd (Patroni's leader lock) answers over TLS to a client showing a certificate of the internal CA, and
     refuses plain HTTP and clients without one, even from a cluster host."""
     host, peer = cluster.hosts[1], cluster.hosts[2]
-    url = f"https://{peer.ip}:2379/version"
-    code = (
-        "import ssl,sys,urllib.request as u\n"
-        "c=ssl.create_default_context(cafile='/etc/etcd/tls/ca.crt')\n"
-        "if sys.argv[1]=='cert': c.load_cert_chain('/etc/etcd/tls/server.crt','/etc/etcd/tls/server.key')\n"
-        "url=sys.argv[2] if sys.argv[1]!='http' else sys.argv[2].replace('https:','http:')\n"
-        "print(u.urlopen(url,context=c if url.startswith('https') else None,timeout=5).read().decode())\n"
-    )
-    probe = f"sudo python3 -c {shlex.quote(code)}"
-    assert '"etcdcluster":"3.' in host.ssh(f"{probe} cert {url}").stdout
-    for mode in ("nocert", "http"):
-        refused = host.ssh(f"{probe} {mode} {url}", check=False)
-        assert refused.returncode != 0, (mode, refused.stdout)
+    url, certs = f"https://{peer.ip}:2379/version", "/etc/etcd/tls"
+    answer = tls_request(host, url, certs)
+    assert answer.get("status") == 200 and '"etcdcluster":"3.' in answer["body"], answer
+    for refused in (tls_request(host, url, certs, client_cert=False),
+                    tls_request(host, url.replace("https:", "http:"), certs)):
+        assert "error" in refused, refused
+
+
+def test_patroni_api_speaks_tls_and_changes_need_a_certificate_and_the_password(cluster: Cluster) -> None:
+    """Patroni's REST API answers over TLS only; reads need nothing more, a changing request (here a harmless
+    reload) needs both a client certificate of the internal CA and the password, which patronictl on a host has."""
+    host, peer = cluster.hosts[1], cluster.hosts[2]
+    url = f"https://{peer.ip}:8008"
+    assert "error" in tls_request(host, f"{url.replace('https:', 'http:')}/health", PATRONI_TLS)
+    assert tls_request(host, f"{url}/health", PATRONI_TLS, client_cert=False)["status"] == 200
+    credentials = f"patroni:{cluster.secrets['patroni_restapi']}"
+    without_certificate = tls_request(host, f"{url}/reload", PATRONI_TLS, client_cert=False, method="POST",
+                                      auth=credentials)
+    assert without_certificate.get("status") == 403, without_certificate
+    without_password = tls_request(host, f"{url}/reload", PATRONI_TLS, method="POST")
+    assert without_password.get("status") == 401, without_password
+    wrong_password = tls_request(host, f"{url}/reload", PATRONI_TLS, method="POST", auth="patroni:wrong")
+    assert wrong_password.get("status") == 401, wrong_password
+    both = tls_request(host, f"{url}/reload", PATRONI_TLS, method="POST", auth=credentials)
+    assert both.get("status") in (200, 202), both
+    patronictl = host.ssh("sudo -u postgres patronictl -c /etc/patroni/config.yml reload gravity --force").stdout
+    assert patronictl.count("Reload request received") + patronictl.count("No changes to apply") == 3, patronictl
 
 
 def test_caddy_admin_api_is_a_private_socket(cluster: Cluster) -> None:
