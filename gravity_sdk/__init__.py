@@ -23,11 +23,15 @@ from ._exceptions import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    RealtimeAuthenticationError,
+    RealtimeConnectionError,
+    RealtimeError,
     UnprocessableEntityError,
 )
 from ._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
+from .resources.realtime import INBOX_TOPIC, RealtimeMessage
 from .types import (
     ApiKey,
     ApiKeyCreated,
@@ -56,6 +60,7 @@ from .types import (
 )
 
 __all__ = [
+    "INBOX_TOPIC",
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
@@ -89,6 +94,10 @@ __all__ = [
     "Problem",
     "PushSubscription",
     "RateLimitError",
+    "RealtimeAuthenticationError",
+    "RealtimeConnectionError",
+    "RealtimeError",
+    "RealtimeMessage",
     "SendResult",
     "SignedUrl",
     "SmsMessage",

@@ -14,6 +14,7 @@ from .resources.auth import AsyncAuth, Auth
 from .resources.email import AsyncEmails, Emails
 from .resources.files import AsyncFiles, Files
 from .resources.notifications import AsyncNotifications, Notifications
+from .resources.realtime import AsyncRealtime, Realtime
 from .resources.sms import AsyncSms, Sms
 from .resources.users import AsyncUsers, Users
 
@@ -39,6 +40,7 @@ class Gravity(SyncAPIClient):
     files: Files
     email: Emails
     notifications: Notifications
+    realtime: Realtime
     sms: Sms
 
     def __init__(
@@ -70,6 +72,7 @@ class Gravity(SyncAPIClient):
         self.files = Files(self)
         self.email = Emails(self)
         self.notifications = Notifications(self)
+        self.realtime = Realtime(self)
         self.sms = Sms(self)
 
 
@@ -84,6 +87,7 @@ class AsyncGravity(AsyncAPIClient):
     files: AsyncFiles
     email: AsyncEmails
     notifications: AsyncNotifications
+    realtime: AsyncRealtime
     sms: AsyncSms
 
     def __init__(
@@ -115,4 +119,5 @@ class AsyncGravity(AsyncAPIClient):
         self.files = AsyncFiles(self)
         self.email = AsyncEmails(self)
         self.notifications = AsyncNotifications(self)
+        self.realtime = AsyncRealtime(self)
         self.sms = AsyncSms(self)

@@ -31,6 +31,9 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RealtimeAuthenticationError",
+    "RealtimeConnectionError",
+    "RealtimeError",
     "UnprocessableEntityError",
 ]
 
@@ -177,6 +180,27 @@ class APITimeoutError(APIConnectionError):
 
     def __init__(self, request: httpx2.Request) -> None:
         super().__init__(request=request, message="Request timed out.")
+
+
+class RealtimeError(GravityError):
+    """The realtime feed (``client.realtime``) ended."""
+
+
+class RealtimeAuthenticationError(RealtimeError):
+    """The realtime socket's access token was refused (close code 4401) and refreshing it did not help."""
+
+
+class RealtimeConnectionError(RealtimeError):
+    """The realtime socket failed to open or closed, and the feed was opened with ``reconnect=False``.
+    ``code`` is the WebSocket close code (None when the socket did not open), ``reason`` the server's reason."""
+
+    code: int | None
+    reason: str
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        self.code, self.reason = code, reason
+        what = "could not open" if code is None else f"closed with code {code}"
+        super().__init__(f"The realtime socket {what}" + (f": {reason}" if reason else ""))
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -1,10 +1,11 @@
-"""Resource classes behind ``client.auth``, ``client.auth.api_keys``, ``client.users`` and ``client.files``."""
+"""Resource classes behind ``client.auth``, ``client.users``, ``client.files``, ``client.realtime`` ..."""
 
 from .api_keys import ApiKeys, AsyncApiKeys
 from .auth import AsyncAuth, Auth
 from .email import AsyncEmails, Emails
 from .files import AsyncFiles, Files
 from .notifications import AsyncNotifications, AsyncNotificationTemplates, Notifications, NotificationTemplates
+from .realtime import AsyncRealtime, Realtime
 from .sms import AsyncSms, Sms
 from .users import AsyncUsers, Users
 
@@ -16,6 +17,7 @@ __all__ = [
     "AsyncFiles",
     "AsyncNotificationTemplates",
     "AsyncNotifications",
+    "AsyncRealtime",
     "AsyncSms",
     "AsyncUsers",
     "Auth",
@@ -23,6 +25,7 @@ __all__ = [
     "Files",
     "NotificationTemplates",
     "Notifications",
+    "Realtime",
     "Sms",
     "Users",
 ]

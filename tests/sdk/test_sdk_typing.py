@@ -38,7 +38,7 @@ def test_typed_usage_passes_mypy_strict(request, tmp_path):
 def test_sdk_imports_only_its_light_dependencies():
     code = (
         "import sys, gravity_sdk; "
-        "heavy = {'httpx', 'litestar', 'pydantic', 'nats', 'gravity_platform', 'gravity_cli'}; "
+        "heavy = {'httpx', 'litestar', 'pydantic', 'nats', 'websockets', 'gravity_platform', 'gravity_cli'}; "
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -8,6 +8,7 @@ from typing import assert_type
 import httpx2
 
 from gravity_sdk import (
+    INBOX_TOPIC,
     NOT_GIVEN,
     APIConnectionError,
     ApiKey,
@@ -17,9 +18,12 @@ from gravity_sdk import (
     AsyncGravity,
     AsyncPaginator,
     Gravity,
+    InboxItem,
     MFARequiredError,
     NotFoundError,
     RateLimitError,
+    RealtimeConnectionError,
+    RealtimeMessage,
     SyncCursorPage,
     TokenResponse,
     Tokens,
@@ -99,3 +103,17 @@ async def async_usage() -> None:
             assert_type(page.items, list[User])
         assert_type(await client.auth.api_keys.create(name="x", scopes=[]), ApiKeyCreated)
         await client.auth.logout()
+
+
+async def realtime_usage(client: AsyncGravity, sync_client: Gravity) -> None:
+    try:
+        async with client.realtime.connect(reconnect=False) as feed:
+            async for message in feed:
+                assert_type(message, RealtimeMessage)
+                if message.topic == INBOX_TOPIC:
+                    assert_type(message.inbox_item(), InboxItem)
+    except RealtimeConnectionError as exc:
+        assert_type(exc.code, int | None)
+    with sync_client.realtime.connect() as sync_feed:
+        for received in sync_feed:
+            assert_type(received.topic, str)
