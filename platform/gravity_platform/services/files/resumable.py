@@ -19,12 +19,10 @@ from gravity_platform.kernel.errors import (
     PayloadTooLargeError,
     ServiceUnavailableError,
 )
-from gravity_platform.kernel.outbox import add_event
 from gravity_platform.services.files import store
 from gravity_platform.services.files.checksum import Checksum
-from gravity_platform.services.files.services import storage_key
+from gravity_platform.services.files.services import record_file, storage_key
 from gravity_platform.services.files.storage import StorageBackend, StorageError
-from gravity_platform.services.files.tables import Outbox
 from gravity_platform.services.files.transfer import (
     BodyIncompleteError,
     BodyTooLargeError,
@@ -200,17 +198,12 @@ class Resumable:
         try:
             async for _ in digest.tap(storage.read(key)):
                 pass
+            file = {"id": upload_id, "owner_id": owner, "name": row["name"], "size": digest.size,
+                    "sha256": digest.hexdigest, "storage_key": key,
+                    "content_type": detect_type(digest.head, row["name"], row["content_type"])}
             async with store.transaction() as conn:
-                await store.charge(conn, owner, digest.size, self.service.settings.quota_bytes, upload_id)
-                file = {"id": upload_id, "owner_id": owner, "name": row["name"], "size": digest.size,
-                        "sha256": digest.hexdigest, "storage_key": key,
-                        "content_type": detect_type(digest.head, row["name"], row["content_type"])}
-                await store.insert_file(conn, file)
-                await store.claim(conn, key)
+                await record_file(conn, file, self.service.settings.quota_bytes, upload_id)
                 await conn.execute("DELETE FROM upload WHERE id = $1", row["id"])
-                await add_event(Outbox, "files", "uploaded", {
-                    "file_id": upload_id, "owner_id": owner, "name": file["name"], "size": file["size"],
-                    "content_type": file["content_type"], "sha256": file["sha256"]})
         except BaseException:
             await self.service.storage.delete(key)
             await store.forget(key)

@@ -100,6 +100,17 @@ def can_manage(row: dict[str, Any], principal: Principal) -> bool:
     return principal.can(WRITE) and (principal.subject == str(row["owner_id"]) or principal.can(ADMIN))
 
 
+async def record_file(conn: store.Connection, row: dict[str, Any], quota: int, reservation: str | None) -> None:
+    """Inside the transaction that makes a file of stored bytes: charge the quota (ending `reservation`), insert
+    the row, claim the bytes and put `file.uploaded` on the outbox."""
+    await store.charge(conn, row["owner_id"], row["size"], quota, reservation)
+    await store.insert_file(conn, row)
+    await store.claim(conn, row["storage_key"])
+    await add_event(Outbox, "files", "uploaded", {
+        "file_id": row["id"], "owner_id": row["owner_id"], "name": row["name"], "size": row["size"],
+        "content_type": row["content_type"], "sha256": row["sha256"]})
+
+
 class NewUpload(msgspec.Struct):
     """What the HTTP side knows of an upload before reading its body."""
 
@@ -188,12 +199,7 @@ class Files:
 
     async def _commit(self, row: dict[str, Any], reservation: str | None) -> None:
         async with store.transaction() as conn:
-            await store.charge(conn, row["owner_id"], row["size"], self.settings.quota_bytes, reservation)
-            await store.insert_file(conn, row)
-            await store.claim(conn, row["storage_key"])
-            await add_event(Outbox, "files", "uploaded", {
-                "file_id": row["id"], "owner_id": row["owner_id"], "name": row["name"], "size": row["size"],
-                "content_type": row["content_type"], "sha256": row["sha256"]})
+            await record_file(conn, row, self.settings.quota_bytes, reservation)
 
     async def _cleanup(self, key: str, reservation: str | None) -> None:
         """Throw away what a failed upload wrote (the sweeper retries if this fails too)."""
