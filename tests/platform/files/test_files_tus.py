@@ -29,7 +29,7 @@ async def test_options_advertise_the_protocol(http: httpx2.AsyncClient) -> None:
     answer = await http.options("/api/v1/files/tus")
     assert answer.status_code == 204
     assert answer.headers["tus-version"] == "1.0.0" and answer.headers["tus-resumable"] == "1.0.0"
-    assert set(answer.headers["tus-extension"].split(",")) == {"creation", "termination", "checksum"}
+    assert set(answer.headers["tus-extension"].split(",")) == {"creation", "termination", "checksum", "concatenation"}
     assert int(answer.headers["tus-max-size"]) == 5 * 1024**3
 
 

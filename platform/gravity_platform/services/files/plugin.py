@@ -50,12 +50,14 @@ class FilesService(Service):
 
     def __init__(self) -> None:
         super().__init__()
+        from gravity_platform.services.files.concat import Concatenation
         from gravity_platform.services.files.resumable import Resumable
         from gravity_platform.services.files.services import Files
 
         self.settings = FilesSettings()
         self.logic = Files(self)
         self.resumable = Resumable(self)
+        self.concat = Concatenation(self)
         self._storage: StorageBackend | None = None
 
     def attach(self, node: Any) -> None:

@@ -40,8 +40,8 @@ LEASE = timedelta(minutes=10)
 """How long one PATCH holds an upload without renewing; a node that died mid-PATCH frees it after this."""
 RENEW_EVERY = 120.0
 """Seconds between lease renewals while a PATCH body streams."""
-_SELECT_UPLOAD = ('SELECT id, owner_id, name, content_type, length, "offset", storage_key, handle FROM upload '
-                  "WHERE id = $1 AND owner_id = $2 AND expires_at > now()")
+_SELECT_UPLOAD = ('SELECT id, owner_id, name, content_type, length, "offset", storage_key, handle, partial '
+                  "FROM upload WHERE id = $1 AND owner_id = $2 AND expires_at > now()")
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -58,14 +58,15 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     return values
 
 
-async def _renewing(upload_id: uuid.UUID, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Pass a PATCH body through, renewing the upload's lease now and then, so a long body keeps it."""
+async def renewing(upload_ids: list[uuid.UUID], chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Pass a stream through, renewing the leases of the uploads it writes or reads now and then, so a long
+    stream keeps them."""
     renewed = time.monotonic()
     async for chunk in chunks:
         if time.monotonic() - renewed > RENEW_EVERY:
             async with store.transaction() as conn:
-                await conn.execute("UPDATE upload SET lease_until = now() + $2::interval WHERE id = $1", upload_id,
-                                   LEASE)
+                await conn.execute("UPDATE upload SET lease_until = now() + $2::interval WHERE id = ANY($1)",
+                                   upload_ids, LEASE)
             renewed = time.monotonic()
         yield chunk
 
@@ -78,6 +79,15 @@ async def _stage(storage: StorageBackend, key: str, chunks: AsyncIterator[bytes]
         raise error.error from None
     except BodyIncompleteError:
         raise BadRequestError("The body ended before all of it arrived; the chunk was discarded") from None
+
+
+async def discard_bytes(storage: StorageBackend, row: dict[str, Any]) -> None:
+    """Throw away what an upload stored: its unfinished upload, and for a partial upload (tus concatenation)
+    the object it becomes once complete (a finished object, which aborting would not remove)."""
+    if not (row["partial"] and row["offset"] == row["length"]):
+        await storage.abort_upload(row["storage_key"], row["handle"])
+    if row["partial"]:
+        await storage.delete(row["storage_key"])
 
 
 async def _drop_staged(storage: StorageBackend, key: str) -> None:
@@ -96,8 +106,9 @@ class Resumable:
     def __init__(self, service: FilesService) -> None:
         self.service = service
 
-    async def create(self, owner: str, length: int, metadata: dict[str, str]) -> str:
-        """Start an upload of `length` bytes (quota reserved now); return its ID."""
+    async def create(self, owner: str, length: int, metadata: dict[str, str], *, partial: bool = False) -> str:
+        """Start an upload of `length` bytes (quota reserved now); return its ID. A `partial` upload (tus
+        concatenation) does not become a file when complete: it waits for a final upload to use it."""
         settings = self.service.settings
         if length > settings.max_file_size:
             raise PayloadTooLargeError(f"Files may have at most {settings.max_file_size} bytes")
@@ -107,13 +118,15 @@ class Resumable:
         key = storage_key(upload_id)
         try:
             handle = await self.service.storage.begin_upload(key)
+            if partial and length == 0:  # complete already: a complete partial's bytes are an object
+                await self.service.storage.complete_upload(key, handle)
             name = clean_name(metadata.get("filename") or metadata.get("name"))
             declared = metadata.get("filetype") or metadata.get("content_type") or metadata.get("type")
             async with store.transaction() as conn:
                 await conn.execute(
                     'INSERT INTO upload (id, owner_id, name, content_type, length, "offset", storage_key, handle, '
-                    "expires_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, now() + $8::interval)",
-                    uuid.UUID(upload_id), uuid.UUID(owner), name, declared, length, key, handle, ttl)
+                    "expires_at, partial) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, now() + $8::interval, $9)",
+                    uuid.UUID(upload_id), uuid.UUID(owner), name, declared, length, key, handle, ttl, partial)
         except BaseException:
             await store.release(upload_id)
             raise
@@ -131,8 +144,8 @@ class Resumable:
             raise NotFoundError("No such upload")
         return dict(row)
 
-    async def _lease(self, upload_id: str, owner: str, offset: int) -> dict[str, Any]:
-        row = await self.status(upload_id, owner)
+    @staticmethod
+    async def _lease(row: dict[str, Any], offset: int) -> None:
         if row["offset"] != offset:
             raise ConflictError(f"Upload-Offset is {row['offset']}, not {offset}",
                                 headers={"Upload-Offset": str(row["offset"])})
@@ -142,7 +155,6 @@ class Resumable:
                 "AND (lease_until IS NULL OR lease_until < now()) RETURNING id", row["id"], offset, LEASE)
         if leased is None:
             raise ConflictError("Another request is appending to this upload")
-        return row
 
     async def append(self, upload_id: str, owner: str, offset: int, chunks: AsyncIterator[bytes],
                      checksum: Checksum | None = None) -> tuple[int, bool]:
@@ -150,24 +162,28 @@ class Resumable:
 
         Without a checksum, bytes that arrived before the connection broke are kept: the client asks the offset
         and resumes. With one, the body counts whole or not at all (see `_append_verified`)."""
-        row = await self._lease(upload_id, owner, offset)
+        row = await self.status(upload_id, owner)
+        if row["partial"] and row["offset"] == row["length"] == offset:
+            return offset, True  # a complete partial upload: nothing to add
+        await self._lease(row, offset)
         try:
             if checksum is None:
                 handle, new_offset = await self.service.storage.append_upload(
-                    row["storage_key"], row["handle"], offset, _renewing(row["id"], chunks))
+                    row["storage_key"], row["handle"], offset, renewing([row["id"]], chunks))
             else:
                 handle, new_offset = await self._append_verified(row, offset, chunks, checksum)
         finally:
             async with store.transaction() as conn:
                 await conn.execute('UPDATE upload SET lease_until = NULL WHERE id = $1', row["id"])
         new_offset = min(new_offset, row["length"])
+        if row["partial"] and new_offset == row["length"]:  # before the row says so (a failure keeps it open)
+            await self.service.storage.complete_upload(row["storage_key"], handle)
         async with store.transaction() as conn:
             await conn.execute('UPDATE upload SET "offset" = $2, handle = $3 WHERE id = $1', row["id"], new_offset,
                                handle)
-        if new_offset == row["length"]:
+        if new_offset == row["length"] and not row["partial"]:
             await self._finish({**row, "handle": handle})
-            return new_offset, True
-        return new_offset, False
+        return new_offset, new_offset == row["length"]
 
     async def _append_verified(self, row: dict[str, Any], offset: int, chunks: AsyncIterator[bytes],
                                checksum: Checksum) -> tuple[str, int]:
@@ -178,9 +194,9 @@ class Resumable:
         staged = f"tus/{row['id']}/{uuid.uuid4().hex}"
         await store.intend(staged)
         try:
-            size = await _stage(storage, staged, checksum.verified(_renewing(row["id"], chunks)))
+            size = await _stage(storage, staged, checksum.verified(renewing([row["id"]], chunks)))
             handle, new_offset = await storage.append_upload(
-                row["storage_key"], row["handle"], offset, _renewing(row["id"], storage.read(staged)))
+                row["storage_key"], row["handle"], offset, renewing([row["id"]], storage.read(staged)))
         finally:
             await _drop_staged(storage, staged)
         if new_offset != offset + size:
@@ -214,7 +230,7 @@ class Resumable:
     async def terminate(self, upload_id: str, owner: str) -> None:
         """Abandon an upload: its staged bytes, row and reservation go."""
         row = await self.status(upload_id, owner)
-        await self.service.storage.abort_upload(row["storage_key"], row["handle"])
+        await discard_bytes(self.service.storage, row)
         await self.terminate_row(row)
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""The background sweep: bytes no file row claims, resumable uploads past their expiry, stale reservations.
+"""The background sweep: bytes no file row claims, resumable uploads past their expiry (with their bytes, staged or,
+for complete partial uploads, finished objects), stale reservations, final uploads no longer remembered.
 
 Several nodes may sweep at once: each takes its rows with FOR UPDATE SKIP LOCKED."""
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from gravity_platform.kernel.db import CONNECTION_ERRORS
 from gravity_platform.services.files import store
+from gravity_platform.services.files.resumable import discard_bytes
 from gravity_platform.services.files.storage import StorageError
 
 if TYPE_CHECKING:
@@ -66,11 +68,12 @@ class Sweeper:
                 await conn.execute("DELETE FROM garbage WHERE storage_key = $1", row["storage_key"])
                 removed += 1
         async with store.transaction() as conn:
-            uploads = await conn.fetch("SELECT id, storage_key, handle FROM upload WHERE expires_at < now() "
-                                       "LIMIT $1 FOR UPDATE SKIP LOCKED", BATCH)
+            uploads = await conn.fetch(
+                'SELECT id, storage_key, handle, partial, length, "offset" FROM upload WHERE expires_at < now() '
+                "AND (lease_until IS NULL OR lease_until < now()) LIMIT $1 FOR UPDATE SKIP LOCKED", BATCH)
             for upload in uploads:
                 try:
-                    await storage.abort_upload(upload["storage_key"], upload["handle"])
+                    await discard_bytes(storage, dict(upload))
                 except (StorageError, OSError) as error:
                     log.warning("could not abort an expired upload", extra={"error": repr(error)})
                     continue
@@ -78,4 +81,5 @@ class Sweeper:
                 await conn.execute("DELETE FROM reservation WHERE id = $1", upload["id"])
                 removed += 1
             await conn.execute("DELETE FROM reservation WHERE expires_at < now()")
+            await conn.execute("DELETE FROM final_upload WHERE expires_at < now()")
         return removed

@@ -60,6 +60,19 @@ class Upload(Table, tablename="upload", schema=DB.schema, db=DB.engine):
     lease_until = Timestamptz(null=True, default=None)
     expires_at = Timestamptz()
     created_at = Timestamptz(default=TimestamptzNow())
+    partial = Boolean(default=False)
+    """A partial upload (tus concatenation): once complete it waits, as an object under `storage_key`, for a
+    final upload to use it."""
+
+
+class FinalUpload(Table, tablename="final_upload", schema=DB.schema, db=DB.engine):
+    """A final upload (tus concatenation), kept until `expires_at` so HEAD can describe it and PATCH refuse it;
+    its file has the same ID."""
+
+    id = UUID(primary_key=True)
+    owner_id = UUID()
+    parts = Text()
+    expires_at = Timestamptz()
 
 
 class Garbage(Table, tablename="garbage", schema=DB.schema, db=DB.engine):
@@ -71,4 +84,4 @@ class Garbage(Table, tablename="garbage", schema=DB.schema, db=DB.engine):
 
 AuditLog = audit_table(DB)
 Outbox = outbox_table(DB)
-TABLES = (File, Usage, Reservation, Upload, Garbage, AuditLog, Outbox)
+TABLES = (File, Usage, Reservation, Upload, FinalUpload, Garbage, AuditLog, Outbox)

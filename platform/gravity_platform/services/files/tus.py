@@ -1,5 +1,5 @@
-"""The tus 1.0 endpoint at /api/v1/files/tus (core protocol with the creation, termination and checksum
-extensions)."""
+"""The tus 1.0 endpoint at /api/v1/files/tus (core protocol with the creation, termination, checksum and
+concatenation extensions)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from gravity_platform.kernel.errors import (
     PROBLEM_JSON,
     BadRequestError,
     GravityError,
+    NotFoundError,
     PayloadTooLargeError,
     problem_body,
     problem_response,
 )
 from gravity_platform.kernel.routing import current_principal, service_of
 from gravity_platform.services.files.checksum import ADVERTISED, parse_checksum
+from gravity_platform.services.files.concat import final_parts
 from gravity_platform.services.files.plugin import FilesService
 from gravity_platform.services.files.resumable import parse_metadata
 from gravity_platform.services.files.services import WRITE
@@ -28,7 +30,7 @@ from gravity_platform.services.files.transfer import NUMBER, RequestBody
 
 AnyRequest = Request[Any, Any, Any]
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination,checksum"
+TUS_EXTENSIONS = "creation,termination,checksum,concatenation"
 OFFSET_TYPE = "application/offset+octet-stream"
 CHECKSUM_MISMATCH = ResponseSpec(None, generate_examples=False, media_type=PROBLEM_JSON, description=(
     "The body does not match its `Upload-Checksum` (tus checksum extension): the chunk was discarded and the "
@@ -70,6 +72,17 @@ def _number(request: AnyRequest, header: str) -> int:
     return int(value)
 
 
+async def _create_final(request: AnyRequest, concat: str) -> Response[None]:
+    """POST with `Upload-Concat: final;<url> ...`: the final upload, made into a file at once."""
+    if "upload-length" in request.headers or "upload-defer-length" in request.headers:
+        raise BadRequestError("A final upload takes no Upload-Length: its length is its partial uploads'")
+    urls = final_parts(concat)
+    metadata = parse_metadata(request.headers.get("upload-metadata"))
+    upload_id, size = await _service(request).concat.create(current_principal(request).subject, urls, metadata)
+    return Response(None, status_code=201, headers=_tus_headers(
+        Location=f"/api/v1/files/tus/{upload_id}", **{"Upload-Offset": str(size)}))
+
+
 class TusController(Controller):
     """Resumable uploads any tus 1.0 client can drive; the upload's ID becomes the file's ID."""
 
@@ -87,24 +100,41 @@ class TusController(Controller):
 
     @post("/", opt={"permission": WRITE}, status_code=201)
     async def create(self, request: AnyRequest) -> Response[None]:
-        """Create an upload (`Upload-Length`, optional `Upload-Metadata` with `filename` and `filetype`)."""
+        """Create an upload (`Upload-Length`, optional `Upload-Metadata` with `filename` and `filetype`).
+
+        Concatenation: `Upload-Concat: partial` makes a partial upload, which stays once complete instead of
+        becoming a file; `Upload-Concat: final;<url> <url> ...` (no Upload-Length) makes a file of the caller's
+        complete partial uploads in that order (each is then gone)."""
         _check_version(request)
+        concat = request.headers.get("upload-concat")
+        if concat is not None and concat.strip() != "partial":
+            return await _create_final(request, concat)
         if "upload-defer-length" in request.headers:
             raise BadRequestError("Upload-Defer-Length is not supported; send Upload-Length", headers=_tus_headers())
         length = _number(request, "upload-length")
         metadata = parse_metadata(request.headers.get("upload-metadata"))
         owner = current_principal(request).subject
-        upload_id = await _service(request).resumable.create(owner, length, metadata)
+        upload_id = await _service(request).resumable.create(owner, length, metadata, partial=concat is not None)
         return Response(None, status_code=201,
                         headers=_tus_headers(Location=f"/api/v1/files/tus/{upload_id}", **{"Upload-Offset": "0"}))
 
     @head("/{upload_id:str}", opt={"permission": WRITE})
     async def offset(self, request: AnyRequest, upload_id: FromPath[str]) -> Response[None]:
-        """How many bytes of the upload the server holds."""
+        """How many bytes of the upload the server holds; `Upload-Concat` for partial and final uploads."""
         _check_version(request)
-        row = await _service(request).resumable.status(upload_id, current_principal(request).subject)
+        service, owner = _service(request), current_principal(request).subject
+        try:
+            row = await service.resumable.status(upload_id, owner)
+        except NotFoundError:
+            final = await service.concat.final(upload_id, owner)
+            if final is None:
+                raise
+            size = str(final["size"])
+            return Response(None, status_code=200, headers=_tus_headers(
+                **{"Upload-Concat": f"final;{final['parts']}", "Upload-Offset": size, "Upload-Length": size}))
+        concat = {"Upload-Concat": "partial"} if row["partial"] else {}
         return Response(None, status_code=200, headers=_tus_headers(
-            **{"Upload-Offset": str(row["offset"]), "Upload-Length": str(row["length"])}))
+            **{"Upload-Offset": str(row["offset"]), "Upload-Length": str(row["length"]), **concat}))
 
     @route("/{upload_id:str}", http_method=["PATCH"], opt={"permission": WRITE}, status_code=204,
            request_max_body_size=None, responses={460: CHECKSUM_MISMATCH})
@@ -113,14 +143,19 @@ class TusController(Controller):
 
         With `Upload-Checksum: <algorithm> <base64 digest>` (tus checksum extension) the body is verified as it
         streams and counts whole or not at all: a mismatch is 460 `checksum-mismatch` and the offset stays; an
-        algorithm not in `Tus-Checksum-Algorithm` is 400 `checksum-algorithm-unsupported`."""
+        algorithm not in `Tus-Checksum-Algorithm` is 400 `checksum-algorithm-unsupported`. A final upload
+        (concatenation) takes no PATCH: 403."""
         _check_version(request)
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != OFFSET_TYPE:
             raise UnsupportedMediaTypeError(f"PATCH bodies must be {OFFSET_TYPE}", headers=_tus_headers())
         offset = _number(request, "upload-offset")
         checksum = parse_checksum(request.headers.get("upload-checksum"), _tus_headers())
         service, owner = _service(request), current_principal(request).subject
-        row = await service.resumable.status(upload_id, owner)
+        try:
+            row = await service.resumable.status(upload_id, owner)
+        except NotFoundError:
+            await service.concat.refuse_final(upload_id, owner)
+            raise
         room = row["length"] - offset
         declared = request.headers.get("content-length")
         if declared is not None and NUMBER.match(declared) and int(declared) > room > -1:
