@@ -5,6 +5,7 @@ server of its own, so no other node answers for its files service."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from gravity_platform.kernel.migrations import migrate
 from gravity_platform.kernel.node import build_node
 from tests.platform.conftest import new_account
 from tests.platform.harness import RunningNode, make_settings, running_node
-from tests.platform.support import byte_ranges, extra_stack
+from tests.platform.support import byte_ranges, extra_stack, superuser_fetch
 from tests.plugins.s3.s3servers import S3Server
 from tests.plugins.s3.streams import MIB, payload
 
@@ -100,3 +101,49 @@ async def test_upload_ranged_download_resumable_upload_and_delete_on_s3(
             assert (await http.delete(f"/api/v1/files/{gone}", headers=account.headers)).status_code == 204
             assert (await http.get(f"/api/v1/files/{gone}/content", headers=account.headers)).status_code == 404
         assert _bucket(seaweedfs_s3) == ({}, [])
+
+
+async def _partial(http: httpx2.AsyncClient, headers: dict[str, str], data: bytes, sizes: list[int]) -> str:
+    """A partial upload (tus concatenation) of `data`, sent in PATCHes of `sizes`; its URL."""
+    created = await http.post("/api/v1/files/tus", headers={
+        **headers, **TUS, "Upload-Concat": "partial", "Upload-Length": str(len(data))})
+    assert created.status_code == 201, created.text
+    url: str = created.headers["location"]
+    offset = 0
+    for size in sizes:
+        answer = await http.patch(url, content=data[offset:offset + size], headers={
+            **headers, **TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+        assert answer.status_code == 204, answer.text
+        offset += size
+    return url
+
+
+async def test_concatenation_and_the_sweep_of_partials_on_s3(s3_node: RunningNode, seaweedfs_s3: S3Server,
+                                                            stack: StackEndpoints) -> None:
+    async with httpx2.AsyncClient(base_url=s3_node.url, timeout=120.0) as http:
+        account = await new_account(http, "s3-concat")
+        before = _bucket(seaweedfs_s3)
+        big, small = payload(6 * MIB + 11, seed=40), payload(70_000, seed=41)
+        urls = [await _partial(http, account.headers, small, [70_000]),
+                await _partial(http, account.headers, big, [3 * MIB, 3 * MIB + 11]),
+                await _partial(http, account.headers, b"", [])]
+        final = await http.post("/api/v1/files/tus", headers={
+            **account.headers, **TUS, "Upload-Concat": f"final;{urls[1]} {urls[2]} {s3_node.url}{urls[0]}"})
+        assert final.status_code == 201, final.text
+        file_id = final.headers["location"].rsplit("/", 1)[1]
+        fetched = await http.get(f"/api/v1/files/{file_id}/content", headers=account.headers)
+        assert fetched.content == big + small
+        objects, uploads = _bucket(seaweedfs_s3)
+        assert uploads == before[1] and set(objects) - set(before[0]) == {f"{PREFIX}f/{file_id[:2]}/{file_id}"}
+
+        complete = await _partial(http, account.headers, small, [70_000])
+        unfinished = await _partial(http, account.headers, payload(6 * MIB, seed=42), [5 * MIB + 1])
+        assert _bucket(seaweedfs_s3)[1] != before[1]  # a multipart upload in progress
+        ids = [uuid.UUID(url.rsplit("/", 1)[1]) for url in (complete, unfinished)]
+        await superuser_fetch(stack, "UPDATE files.upload SET expires_at = now() - interval '1 second' "
+                                     "WHERE id = ANY($1)", ids)
+        await s3_node.node.service("files").sweeper.sweep()  # type: ignore[attr-defined]
+        assert set(_bucket(seaweedfs_s3)[0]) - set(before[0]) == {f"{PREFIX}f/{file_id[:2]}/{file_id}"}
+        assert _bucket(seaweedfs_s3)[1] == before[1]
+        assert (await http.delete(f"/api/v1/files/{file_id}", headers=account.headers)).status_code == 204
+        assert _bucket(seaweedfs_s3) == before
