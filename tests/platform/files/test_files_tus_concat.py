@@ -111,6 +111,10 @@ async def test_parallel_partials_become_one_file(node: RunningNode, http: httpx2
     assert described.status_code == 200
     assert described.headers["upload-concat"] == "final;" + " ".join(urls[i] for i in (2, 0, 1))
     assert described.headers["upload-offset"] == described.headers["upload-length"] == str(len(data))
+    again = await _final(http, account, order)  # a retry whose answer was lost gets the same final upload
+    assert again.status_code == 201 and again.headers["location"] == final.headers["location"]
+    assert again.headers["upload-offset"] == str(len(data))
+    assert_problem(await _final(http, account, urls), 404)  # the partials in another order: they are gone
     refused = await http.patch(final.headers["location"], content=b"more", headers={
         **account.headers, **TUS, **OFFSET_TYPE, "Upload-Offset": str(len(data))})
     assert_problem(refused, 403)

@@ -44,6 +44,14 @@ _LEASE_PARTIALS = ("UPDATE upload SET lease_until = now() + $3::interval WHERE i
 _SELECT_FINAL = ("SELECT final_upload.parts, file.size FROM final_upload JOIN file ON file.id = final_upload.id "
                  "WHERE final_upload.id = $1 AND final_upload.owner_id = $2 AND final_upload.expires_at > now()")
 
+_SELECT_MADE = ("SELECT final_upload.id, file.size FROM final_upload JOIN file ON file.id = final_upload.id "
+                "WHERE final_upload.owner_id = $1 AND final_upload.parts = $2 AND final_upload.expires_at > now()")
+
+
+def _parts(ids: list[Any]) -> str:
+    """How a final upload remembers its partials: their upload paths, space-separated, in order."""
+    return " ".join(f"/api/v1/files/tus/{upload_id}" for upload_id in ids)
+
 
 def final_parts(header: str) -> list[str]:
     """The upload URLs (absolute or paths) an `Upload-Concat: final;<url> <url> ...` names, in order; 400 unless
@@ -116,7 +124,11 @@ class Concatenation:
         return [found[upload_id] for upload_id in known]
 
     async def create(self, owner: str, urls: list[str], metadata: dict[str, str]) -> tuple[str, int]:
-        """Make the final upload of the partial uploads at `urls` into a file; return its ID and size."""
+        """Make the final upload of the partial uploads at `urls` into a file; return its ID and size. The same
+        request again, after its answer was lost (e.g. a gateway's timeout on a long join), gets the same final."""
+        made = await self._made_before(owner, urls)
+        if made is not None:
+            return made
         partials = await self._take(owner, urls)
         ids = [row["id"] for row in partials]
         final_id = str(uuid.uuid4())
@@ -133,7 +145,7 @@ class Concatenation:
             declared = metadata.get("filetype") or metadata.get("content_type") or metadata.get("type")
             file = {"id": final_id, "owner_id": owner, "name": name, "size": digest.size, "sha256": digest.hexdigest,
                     "content_type": detect_type(digest.head, name, declared), "storage_key": key}
-            await self._commit(file, partials, " ".join(f"/api/v1/files/tus/{i}" for i in ids))
+            await self._commit(file, partials, _parts(ids))
         except BaseException:
             await self._undo(key, ids)
             raise
@@ -177,6 +189,15 @@ class Concatenation:
             except (StorageError, OSError) as error:
                 log.warning("bytes of a concatenated partial upload left for the sweeper",
                             extra={"key": row["storage_key"], "error": repr(error)})
+
+    async def _made_before(self, owner: str, urls: list[str]) -> tuple[str, int] | None:
+        """The ID and size of the final upload `owner` already made of exactly these partials, in this order."""
+        ids = [_as_uuid(upload_id_of(url)) for url in urls]
+        if None in ids:
+            return None
+        async with store.transaction() as conn:
+            row = await conn.fetchrow(_SELECT_MADE, uuid.UUID(owner), _parts(ids))
+        return (str(row["id"]), int(row["size"])) if row is not None else None
 
     async def final(self, upload_id: str, owner: str) -> dict[str, Any] | None:
         """A final upload of `owner` still remembered (`parts`, the partials' URLs, and its file's `size`)."""
