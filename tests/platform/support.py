@@ -11,13 +11,16 @@ import json
 import re
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx2
+import nats
+import nats.errors
 import valkey.asyncio
+from nats.js.api import DeliverPolicy
 
 from gravity_platform.devstack import DevStack, ManagedProcess, StackEndpoints, StackPorts
 from gravity_platform.kernel.settings import GravitySettings
@@ -146,3 +149,38 @@ def byte_ranges(response: httpx2.Response) -> list[tuple[str, bytes]]:
         assert isinstance(body, bytes)
         parts.append((str(part["Content-Range"]), body))
     return parts
+
+
+Event = dict[str, Any]
+
+
+async def stored_events(nats_url: str, subject: str, match: Callable[[Event], bool]) -> list[Event]:
+    """Every event JetStream holds on `subject` (from the first) whose JSON document `match`es, read until half a
+    second passes without another."""
+    connection = await nats.connect(nats_url)
+    try:
+        subscription = await connection.jetstream().subscribe(subject, ordered_consumer=True,
+                                                              deliver_policy=DeliverPolicy.ALL)
+        found: list[Event] = []
+        while True:
+            try:
+                message = await subscription.next_msg(timeout=0.5)
+            except nats.errors.TimeoutError:
+                return found
+            document: Event = json.loads(message.data)
+            if match(document):
+                found.append(document)
+    finally:
+        await connection.close()
+
+
+async def relayed_events(nats_url: str, subject: str, match: Callable[[Event], bool], *,
+                         wait: float = 20.0) -> list[Event]:
+    """`stored_events`, read again until at least one matches (the outbox relays within a second or so) or
+    `wait` seconds pass (then none, and the caller's assertion says what was missing)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = await stored_events(nats_url, subject, match)
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import httpx2
-import nats
-from nats.js.api import DeliverPolicy
 
 from gravity_platform.devstack.mailbox import CaughtMail, Mailbox
 from tests.platform.harness import RunningNode
+from tests.platform.support import relayed_events
 
 
 def catcher(node: RunningNode) -> Mailbox:
@@ -49,24 +47,5 @@ async def wait_status(http: httpx2.AsyncClient, email_id: str, headers: dict[str
 
 async def email_events(nats_url: str, event: str, email_id: str, *, wait: float = 20.0) -> list[dict[str, Any]]:
     """Every `gravity.events.email.<event>` about `email_id`, once at least one has been relayed."""
-    connection = await nats.connect(nats_url)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            found: list[dict[str, Any]] = []
-            subscription = await connection.jetstream().subscribe(
-                f"gravity.events.email.{event}", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-            while True:
-                try:
-                    message = await subscription.next_msg(timeout=0.5)
-                except nats.errors.TimeoutError:
-                    break
-                document = json.loads(message.data)
-                if document["data"]["id"] == email_id:
-                    found.append(document)
-            await subscription.unsubscribe()
-            if found or time.monotonic() > deadline:
-                return found
-            await asyncio.sleep(0.2)
-    finally:
-        await connection.close()
+    return await relayed_events(nats_url, f"gravity.events.email.{event}",
+                                lambda document: document["data"]["id"] == email_id, wait=wait)

@@ -4,19 +4,17 @@ that makes a file of them; its errors, its quota, and the sweep of expired parti
 from __future__ import annotations
 
 import base64
-import json
 import os
 import uuid
 from pathlib import Path
 
 import httpx2
-import nats
 
 from gravity_platform.devstack import StackEndpoints
 from tests.platform.conftest import Account, new_account
 from tests.platform.files.conftest import SMALL_FILE_LIMIT, SMALL_QUOTA, sha256, upload
 from tests.platform.harness import RunningNode
-from tests.platform.support import assert_problem, superuser_fetch
+from tests.platform.support import assert_problem, relayed_events, superuser_fetch
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_TYPE = {"Content-Type": "application/offset+octet-stream"}
@@ -66,15 +64,10 @@ async def _holdings(stack: StackEndpoints, owner: str) -> tuple[int, int]:
 
 async def _uploaded_event(stack: StackEndpoints, file_id: str) -> dict[str, object]:
     """The `file.uploaded` event of a file, as JetStream keeps it."""
-    connection = await nats.connect(stack.nats_url)
-    try:
-        subscription = await connection.jetstream().subscribe("gravity.events.files.uploaded", ordered_consumer=True)
-        while True:
-            data = json.loads((await subscription.next_msg(timeout=10)).data)["data"]
-            if data["file_id"] == file_id:
-                return {"sha256": data["sha256"], "size": data["size"]}
-    finally:
-        await connection.close()
+    found = await relayed_events(stack.nats_url, "gravity.events.files.uploaded",
+                                 lambda document: document["data"]["file_id"] == file_id)
+    assert len(found) == 1, found
+    return {"sha256": found[0]["data"]["sha256"], "size": found[0]["data"]["size"]}
 
 
 async def test_parallel_partials_become_one_file(node: RunningNode, http: httpx2.AsyncClient,

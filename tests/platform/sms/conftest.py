@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from typing import Any
 
 import httpx2
-import nats
 import pytest
-from nats.js.api import DeliverPolicy
 
 from tests.platform.conftest import Account, sign_in
 from tests.platform.harness import RunningNode
+from tests.platform.support import relayed_events, stored_events
 
 
 @pytest.fixture(scope="module")
@@ -34,41 +32,16 @@ def unique_number() -> str:
 
 async def sms_event(nats_url: str, event: str, sms_id: str, timeout: float = 20.0) -> dict[str, Any]:
     """The `gravity.events.sms.<event>` event about `sms_id` (waits for it to be relayed)."""
-    connection = await nats.connect(nats_url)
-    try:
-        subscription = await connection.jetstream().subscribe(
-            f"gravity.events.sms.{event}", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"no sms.{event} event for {sms_id}"
-            try:
-                message = await subscription.next_msg(timeout=min(remaining, 1.0))
-            except nats.errors.TimeoutError:
-                continue
-            document: dict[str, Any] = json.loads(message.data)
-            if document["data"]["id"] == sms_id:
-                await subscription.unsubscribe()
-                return document
-    finally:
-        await connection.close()
+    found = await relayed_events(nats_url, f"gravity.events.sms.{event}",
+                                 lambda document: document["data"]["id"] == sms_id, wait=timeout)
+    assert found, f"no sms.{event} event for {sms_id}"
+    return found[0]
 
 
 async def sms_events(nats_url: str, event: str, sms_id: str) -> int:
     """How many `sms.<event>` events about `sms_id` JetStream holds now."""
-    connection = await nats.connect(nats_url)
-    count = 0
-    try:
-        subscription = await connection.jetstream().subscribe(
-            f"gravity.events.sms.{event}", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-        while True:
-            try:
-                message = await subscription.next_msg(timeout=0.5)
-            except nats.errors.TimeoutError:
-                return count
-            count += json.loads(message.data)["data"]["id"] == sms_id
-    finally:
-        await connection.close()
+    return len(await stored_events(nats_url, f"gravity.events.sms.{event}",
+                                   lambda document: document["data"]["id"] == sms_id))
 
 
 async def wait_status(http: httpx2.AsyncClient, sms_id: str, headers: dict[str, str], status: str,
